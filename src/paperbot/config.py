@@ -1,0 +1,202 @@
+"""Settings: secrets from the environment (``PAPERBOT_*``), structure from ``paperbot.toml``.
+
+The environment overrides the file. Nothing here reads the environment at import time: the CLI calls
+:func:`load_settings` once and passes the result down. Every failure is a :class:`ConfigError` that names the
+key, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from paperbot.errors import ConfigError
+
+ENV_PREFIX = "PAPERBOT_"
+DEFAULT_CONFIG_FILE = "paperbot.toml"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./paperbot.db"
+
+#: Async drivers we install and test, by URL scheme.
+ASYNC_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg")
+#: Plain schemes users naturally write, mapped to the async driver we ship.
+_SCHEME_ALIASES = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+_URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain ``postgresql://``/``sqlite://`` URLs to their async driver; reject what we cannot drive."""
+    match = _URL_RE.match(url.strip())
+    if match is None:
+        raise ValueError("not a database URL (expected e.g. sqlite+aiosqlite:///./paperbot.db)")
+    scheme = match["scheme"].lower()
+    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    if scheme not in ASYNC_DATABASE_SCHEMES:
+        raise ValueError(f"unsupported driver {match['scheme']!r} (use one of: {', '.join(ASYNC_DATABASE_SCHEMES)})")
+    rest = match["rest"]
+    if scheme.startswith("postgresql") and not rest.strip("/"):
+        raise ValueError("the PostgreSQL URL names no host or database")
+    if scheme.startswith("sqlite") and not rest.startswith("/"):
+        raise ValueError("a SQLite URL needs a path, e.g. sqlite+aiosqlite:///./paperbot.db")
+    return f"{scheme}://{rest}"
+
+
+class Settings(BaseSettings):
+    """All of paperbot's settings. Field ``x`` is ``PAPERBOT_X`` in the environment and ``x`` in the TOML file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    # --- core -------------------------------------------------------------------------------------------------
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy async URL of the database")
+    config: Path | None = Field(None, description="the TOML file these settings were read from, if any")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto", description="text, json, or auto (text on a terminal, JSON otherwise)"
+    )
+    timezone: str = Field("Asia/Seoul", description="default timezone for 'today' and schedules")
+
+    # --- sources (issue 3) --------------------------------------------------------------------------------------
+    hf_base_url: str = Field("https://huggingface.co", description="base URL of the Hugging Face Hub")
+    allow_private_networks: bool = Field(False, description="allow feeds on private/loopback addresses")
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, description="extra or overridden sources ([[sources]] tables)"
+    )
+
+    # --- summaries (issue 4) ------------------------------------------------------------------------------------
+    llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_concurrency: int = Field(4, ge=1, le=64)
+    llm_daily_budget_usd: float | None = Field(None, ge=0)
+
+    # --- platforms (issues 6, 7) --------------------------------------------------------------------------------
+    discord_token: SecretStr | None = None
+    discord_api_base: str = "https://discord.com/api/v10"
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_base: str = "https://slack.com/api/"
+
+    # --- runtime (issue 8) --------------------------------------------------------------------------------------
+    http_port: int | None = Field(None, ge=1, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Seoul)") from None
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it overrides the TOML file, whose values arrive as init arguments.
+        return (env_settings, init_settings)
+
+
+def _flatten_toml(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Turn ``[llm] model = "x"`` into ``llm_model = "x"``; keep fields that are structured as they are."""
+    fields = Settings.model_fields
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in fields:
+            flat[key] = value
+        elif isinstance(value, Mapping):
+            for sub_key, sub_value in value.items():
+                flat[f"{key}_{sub_key}"] = sub_value
+        else:
+            flat[key] = value  # unknown: validation names it
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML config file into Settings' flat keys; errors name the file and the problem."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", key="PAPERBOT_CONFIG") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}", key="PAPERBOT_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}", key="PAPERBOT_CONFIG") from None
+    return _flatten_toml(data, path)
+
+
+def _describe(error: Mapping[str, Any], from_env: set[str]) -> tuple[str, str]:
+    loc = [str(part) for part in error.get("loc", ())]
+    field = loc[0] if loc else "?"
+    env_name = f"{ENV_PREFIX}{field.upper()}"
+    key = env_name if field in from_env else field
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        message = "unknown setting"
+    if len(loc) > 1:
+        key = f"{key}.{'.'.join(loc[1:])}"
+    return key, message
+
+
+def load_settings(*, cwd: Path | None = None) -> Settings:
+    """Build Settings from ``PAPERBOT_*`` variables and the TOML file (``PAPERBOT_CONFIG`` or ./paperbot.toml)."""
+    base = cwd or Path.cwd()
+    explicit = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    config_path: Path | None
+    if explicit:
+        config_path = Path(explicit)
+        if not config_path.is_absolute():
+            config_path = base / config_path
+    else:
+        default = base / DEFAULT_CONFIG_FILE
+        config_path = default if default.exists() else None
+    file_values = read_config_file(config_path) if config_path else {}
+    from_env = {name[len(ENV_PREFIX) :].lower() for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    from_env.discard("config")
+    try:
+        settings = Settings(**file_values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key, message = _describe(first, from_env)
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{key}: {message}{more}", key=key) from None
+    return settings.model_copy(update={"config": config_path})

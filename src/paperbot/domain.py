@@ -1,0 +1,288 @@
+"""Domain model: frozen, slotted dataclasses with no I/O.
+
+Everything that crosses a port is one of these. Database ids are ``None`` until a repository stores the object;
+repositories hand back copies with ids filled in.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind of datetime paperbot stores)."""
+    return datetime.now(UTC)
+
+
+class ItemKind(enum.StrEnum):
+    """What an item is: a paper (HF Daily Papers, arXiv) or a blog post."""
+
+    PAPER = "paper"
+    POST = "post"
+
+
+class DigestKind(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class RunStatus(enum.StrEnum):
+    """Life of a digest run (one per target, kind and day)."""
+
+    PENDING = "pending"
+    PUBLISHING = "publishing"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class DeliveryState(enum.StrEnum):
+    """Life of one chunk of a digest on one target.
+
+    pending → sending → sent; a sender that cannot tell whether the platform accepted a chunk moves it to
+    unknown, and a later pass looks it up on the platform: reconciled (it was posted), back to pending
+    (it was not: re-send), or failed.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNKNOWN = "unknown"
+    RECONCILED = "reconciled"
+    FAILED = "failed"
+
+
+#: Delivery states from which nothing more is sent.
+FINAL_DELIVERY_STATES = frozenset({DeliveryState.SENT, DeliveryState.RECONCILED, DeliveryState.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A paper or a blog post as collected from a source.
+
+    ``day`` is the day the item belongs to in digests: for HF Daily Papers the UTC day it was added to
+    Daily Papers, for blog posts the UTC day it was published (or first seen).
+    """
+
+    source: str
+    external_id: str
+    kind: ItemKind
+    title: str
+    url: str
+    day: date
+    authors: tuple[str, ...] = ()
+    abstract: str = ""
+    thumbnail_url: str | None = None
+    published_at: datetime | None = None
+    upvotes: int = 0
+    upvotes_captured_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Korean bullets for one item, with how they were made.
+
+    The cache key is (item_id, input_hash, prompt_version, model): the same input is never paid for twice.
+    ``fallback_reason`` is set when the offline summary replaced an LLM answer (why it was rejected).
+    """
+
+    item_id: int
+    bullets: tuple[str, ...]
+    backend: str
+    model: str
+    prompt_version: str
+    input_hash: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    fallback_reason: str | None = None
+    created_at: datetime | None = None
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """Health and conditional-GET state of one configured source."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """The database's record that a digest for (target, kind, day) exists; unique, so it is built once."""
+
+    target: str
+    kind: DigestKind
+    day: date
+    status: RunStatus = RunStatus.PENDING
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    note: str | None = None
+    id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One chunk (message) of a digest run on one target, with its state machine."""
+
+    run_id: int
+    target: str
+    chunk: int
+    state: DeliveryState = DeliveryState.PENDING
+    item_id: int | None = None
+    platform_message_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: datetime | None = None
+    id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    """Where a chunk landed on a platform."""
+
+    platform: str
+    channel_id: str
+    message_id: str
+    chunk: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One reaction by one (hashed) voter on one message. ``value`` is +1 or -1."""
+
+    platform: str
+    message_id: str
+    voter_hash: str
+    emoji: str
+    value: int
+    channel_id: str | None = None
+    item_id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFilters:
+    """Per-channel digest filters set with ``/paper config``."""
+
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    min_upvotes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel that receives digests of one kind at a local time in a timezone.
+
+    ``weekday`` (0 = Monday) only matters for weekly digests.
+    """
+
+    platform: str
+    channel_id: str
+    kind: DigestKind = DigestKind.DAILY
+    workspace_id: str | None = None
+    time: str = "09:00"
+    timezone: str = "Asia/Seoul"
+    weekday: int = 0
+    filters: ChannelFilters = field(default_factory=ChannelFilters)
+    enabled: bool = True
+    broken_reason: str | None = None
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def target(self) -> str:
+        """The delivery target name, e.g. ``discord:1234``."""
+        return f"{self.platform}:{self.channel_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LlmUsage:
+    """Tokens and cost of one LLM call, for the daily budget and the metrics."""
+
+    day: date
+    backend: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    item_id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """What a write returns: the stored object and whether this call created it.
+
+    When two writers race on a uniqueness constraint, the loser gets ``created=False`` and the winner's row,
+    never an exception.
+    """
+
+    value: T
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One item in a digest, with its summary (if any), rank, topics and why it was included."""
+
+    item: Item
+    rank: int
+    summary: Summary | None = None
+    reason: str = ""
+    topics: tuple[str, ...] = ()
+    team_votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """A titled group of entries (papers, blog posts, or a topic in the weekly digest)."""
+
+    title: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A built digest for one day (or week ending on ``day``), ready for the renderers."""
+
+    kind: DigestKind
+    day: date
+    sections: tuple[DigestSection, ...] = ()
+    offline: bool = False
+    empty_reason: str | None = None
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        return tuple(entry for section in self.sections for entry in section.entries)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(section.entries for section in self.sections)

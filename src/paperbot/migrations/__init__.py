@@ -1,0 +1,1 @@
+"""Alembic migrations of paperbot's schema (shipped inside the package so ``paperbot db`` works anywhere)."""

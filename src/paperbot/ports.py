@@ -1,0 +1,180 @@
+"""Ports: the Protocols the use cases depend on. Implementations live in adapters; fakes in tests.
+
+The repository is split by concern (each Protocol small); ``Repository`` is all of them together, which is what
+``SqlRepository`` and ``InMemoryRepository`` implement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from paperbot.domain import (
+    Delivery,
+    DeliveryState,
+    Digest,
+    DigestKind,
+    DigestRun,
+    Item,
+    ItemKind,
+    LlmUsage,
+    PostRef,
+    RunStatus,
+    SourceState,
+    Stored,
+    Subscription,
+    Summary,
+    UsageTotals,
+    Vote,
+)
+
+
+class Source(Protocol):
+    """Something that yields items for a day (HF Daily Papers, a blog feed, a scraper)."""
+
+    name: str
+
+    async def fetch(self, day: date) -> list[Item]: ...
+
+
+class Summarizer(Protocol):
+    """Turns an item into Korean bullets (LLM back-ends or the offline extractive one)."""
+
+    async def summarize(self, item: Item) -> Summary: ...
+
+
+class Publisher(Protocol):
+    """Posts a rendered digest to a target and says where each chunk landed."""
+
+    async def publish(self, digest: Digest, target: str) -> list[PostRef]: ...
+
+
+class Platform(Protocol):
+    """A long-running chat platform connection (gateway, socket mode, HTTP)."""
+
+    async def run(self) -> None: ...
+
+
+class ItemRepository(Protocol):
+    async def add_item(self, item: Item) -> Stored[Item]:
+        """Insert unless (source, external_id) exists; the existing row comes back with ``created=False``."""
+        ...
+
+    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]: ...
+
+    async def get_item(self, item_id: int) -> Item | None: ...
+
+    async def find_item(self, source: str, external_id: str) -> Item | None: ...
+
+    async def list_items(
+        self,
+        *,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        kind: ItemKind | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[Item]:
+        """Items with ``day_from <= day <= day_to`` (both optional), newest day first, then upvotes."""
+        ...
+
+    async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None: ...
+
+
+class SummaryRepository(Protocol):
+    async def add_summary(self, summary: Summary) -> Stored[Summary]: ...
+
+    async def find_summary(
+        self, item_id: int, input_hash: str, prompt_version: str, model: str
+    ) -> Summary | None: ...
+
+    async def latest_summaries(self, item_ids: Sequence[int]) -> dict[int, Summary]:
+        """The newest summary of each item that has one."""
+        ...
+
+    async def items_without_summary(self, *, day_from: date | None = None, limit: int | None = None) -> list[Item]:
+        ...
+
+
+class SourceStateRepository(Protocol):
+    async def get_source_state(self, name: str) -> SourceState | None: ...
+
+    async def save_source_state(self, state: SourceState) -> None: ...
+
+    async def list_source_states(self) -> list[SourceState]: ...
+
+
+class DeliveryRepository(Protocol):
+    async def claim_run(self, target: str, kind: DigestKind, day: date) -> Stored[DigestRun]:
+        """Create the run for (target, kind, day), or return the existing one with ``created=False``."""
+        ...
+
+    async def set_run_status(self, run_id: int, status: RunStatus, *, note: str | None = None) -> None: ...
+
+    async def add_delivery(self, delivery: Delivery) -> Stored[Delivery]: ...
+
+    async def transition_delivery(
+        self,
+        delivery_id: int,
+        *,
+        expected: Iterable[DeliveryState],
+        new: DeliveryState,
+        platform_message_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Compare-and-set: move to ``new`` only from one of ``expected``. False when another writer won."""
+        ...
+
+    async def list_deliveries(self, run_id: int) -> list[Delivery]: ...
+
+    async def find_delivery_by_message(self, target: str, platform_message_id: str) -> Delivery | None: ...
+
+
+class VoteRepository(Protocol):
+    async def add_vote(self, vote: Vote) -> bool:
+        """Record a vote; False if this (platform, message, voter, emoji) was already counted."""
+        ...
+
+    async def remove_vote(self, platform: str, message_id: str, voter_hash: str, emoji: str) -> bool: ...
+
+    async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
+        """Sum of vote values per item (optionally only votes cast in one channel)."""
+        ...
+
+
+class SubscriptionRepository(Protocol):
+    async def save_subscription(self, subscription: Subscription) -> Subscription:
+        """Insert or replace the subscription of (platform, channel, kind)."""
+        ...
+
+    async def remove_subscription(self, platform: str, channel_id: str, kind: DigestKind | None = None) -> int: ...
+
+    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]: ...
+
+
+class EventRepository(Protocol):
+    async def mark_event_processed(self, platform: str, event_id: str) -> bool:
+        """True the first time an inbound event id is seen, False for retries and duplicates."""
+        ...
+
+
+class UsageRepository(Protocol):
+    async def record_usage(self, usage: LlmUsage) -> None: ...
+
+    async def usage_totals(self, day: date) -> UsageTotals: ...
+
+
+class Repository(
+    ItemRepository,
+    SummaryRepository,
+    SourceStateRepository,
+    DeliveryRepository,
+    VoteRepository,
+    SubscriptionRepository,
+    EventRepository,
+    UsageRepository,
+    Protocol,
+):
+    """Everything paperbot stores."""
+
+    async def close(self) -> None: ...

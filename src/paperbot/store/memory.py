@@ -1,0 +1,272 @@
+"""``InMemoryRepository``: the Repository port in plain dicts, for tests and dry runs.
+
+It honours the same uniqueness rules and ordering as ``SqlRepository``; the contract suite in
+``tests/store/test_repository_contract.py`` runs against both.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+from paperbot.domain import (
+    Delivery,
+    DeliveryState,
+    DigestKind,
+    DigestRun,
+    Item,
+    ItemKind,
+    LlmUsage,
+    RunStatus,
+    SourceState,
+    Stored,
+    Subscription,
+    Summary,
+    UsageTotals,
+    Vote,
+    utcnow,
+)
+
+
+class InMemoryRepository:
+    """Everything in dictionaries; safe for concurrent asyncio tasks because no method awaits mid-update."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._items: dict[int, Item] = {}
+        self._item_keys: dict[tuple[str, str], int] = {}
+        self._summaries: dict[int, Summary] = {}
+        self._summary_keys: dict[tuple[int, str, str, str], int] = {}
+        self._sources: dict[str, SourceState] = {}
+        self._runs: dict[int, DigestRun] = {}
+        self._run_keys: dict[tuple[str, str, date], int] = {}
+        self._deliveries: dict[int, Delivery] = {}
+        self._delivery_keys: dict[tuple[int, str, int], int] = {}
+        self._votes: dict[tuple[str, str, str, str], Vote] = {}
+        self._subscriptions: dict[tuple[str, str, str], Subscription] = {}
+        self._events: set[tuple[str, str]] = set()
+        self._usage: list[LlmUsage] = []
+
+    async def close(self) -> None:
+        return None
+
+    # --- items ------------------------------------------------------------------------------------------------
+
+    async def add_item(self, item: Item) -> Stored[Item]:
+        key = (item.source, item.external_id)
+        existing = self._item_keys.get(key)
+        if existing is not None:
+            return Stored(self._items[existing], created=False)
+        stored = replace(item, id=next(self._ids), extra=dict(item.extra))
+        assert stored.id is not None
+        self._items[stored.id] = stored
+        self._item_keys[key] = stored.id
+        return Stored(stored, created=True)
+
+    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
+        return [await self.add_item(item) for item in items]
+
+    async def get_item(self, item_id: int) -> Item | None:
+        return self._items.get(item_id)
+
+    async def find_item(self, source: str, external_id: str) -> Item | None:
+        item_id = self._item_keys.get((source, external_id))
+        return self._items[item_id] if item_id is not None else None
+
+    async def list_items(
+        self,
+        *,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        kind: ItemKind | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[Item]:
+        found = [
+            item
+            for item in self._items.values()
+            if (day_from is None or item.day >= day_from)
+            and (day_to is None or item.day <= day_to)
+            and (kind is None or item.kind == kind)
+            and (sources is None or item.source in sources)
+        ]
+        return sorted(found, key=lambda i: (-i.day.toordinal(), -i.upvotes, i.id or 0))
+
+    async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None:
+        if item_id in self._items:
+            self._items[item_id] = replace(self._items[item_id], upvotes=upvotes, upvotes_captured_at=captured_at)
+
+    # --- summaries --------------------------------------------------------------------------------------------
+
+    async def add_summary(self, summary: Summary) -> Stored[Summary]:
+        key = (summary.item_id, summary.input_hash, summary.prompt_version, summary.model)
+        existing = self._summary_keys.get(key)
+        if existing is not None:
+            return Stored(self._summaries[existing], created=False)
+        stored = replace(summary, id=next(self._ids), created_at=summary.created_at or utcnow())
+        assert stored.id is not None
+        self._summaries[stored.id] = stored
+        self._summary_keys[key] = stored.id
+        return Stored(stored, created=True)
+
+    async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
+        summary_id = self._summary_keys.get((item_id, input_hash, prompt_version, model))
+        return self._summaries[summary_id] if summary_id is not None else None
+
+    async def latest_summaries(self, item_ids: Sequence[int]) -> dict[int, Summary]:
+        wanted = set(item_ids)
+        result: dict[int, Summary] = {}
+        ordered = sorted(self._summaries.values(), key=lambda s: (s.created_at or utcnow(), s.id or 0), reverse=True)
+        for summary in ordered:
+            if summary.item_id in wanted:
+                result.setdefault(summary.item_id, summary)
+        return result
+
+    async def items_without_summary(self, *, day_from: date | None = None, limit: int | None = None) -> list[Item]:
+        summarized = {summary.item_id for summary in self._summaries.values()}
+        pending = [item for item in await self.list_items(day_from=day_from) if item.id not in summarized]
+        return pending[:limit] if limit is not None else pending
+
+    # --- source state -----------------------------------------------------------------------------------------
+
+    async def get_source_state(self, name: str) -> SourceState | None:
+        return self._sources.get(name)
+
+    async def save_source_state(self, state: SourceState) -> None:
+        self._sources[state.name] = state
+
+    async def list_source_states(self) -> list[SourceState]:
+        return [self._sources[name] for name in sorted(self._sources)]
+
+    # --- digest runs and deliveries ---------------------------------------------------------------------------
+
+    async def claim_run(self, target: str, kind: DigestKind, day: date) -> Stored[DigestRun]:
+        key = (target, kind.value, day)
+        existing = self._run_keys.get(key)
+        if existing is not None:
+            return Stored(self._runs[existing], created=False)
+        run = DigestRun(id=next(self._ids), target=target, kind=kind, day=day, created_at=utcnow())
+        assert run.id is not None
+        self._runs[run.id] = run
+        self._run_keys[key] = run.id
+        return Stored(run, created=True)
+
+    async def set_run_status(self, run_id: int, status: RunStatus, *, note: str | None = None) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return
+        finished = utcnow() if status in (RunStatus.DONE, RunStatus.SKIPPED, RunStatus.FAILED) else run.finished_at
+        self._runs[run_id] = replace(run, status=status, note=note, finished_at=finished)
+
+    async def add_delivery(self, delivery: Delivery) -> Stored[Delivery]:
+        key = (delivery.run_id, delivery.target, delivery.chunk)
+        existing = self._delivery_keys.get(key)
+        if existing is not None:
+            return Stored(self._deliveries[existing], created=False)
+        stored = replace(delivery, id=next(self._ids), updated_at=utcnow())
+        assert stored.id is not None
+        self._deliveries[stored.id] = stored
+        self._delivery_keys[key] = stored.id
+        return Stored(stored, created=True)
+
+    async def transition_delivery(
+        self,
+        delivery_id: int,
+        *,
+        expected: Iterable[DeliveryState],
+        new: DeliveryState,
+        platform_message_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        current = self._deliveries.get(delivery_id)
+        if current is None or current.state not in set(expected):
+            return False
+        self._deliveries[delivery_id] = replace(
+            current,
+            state=new,
+            platform_message_id=platform_message_id or current.platform_message_id,
+            last_error=error,
+            attempts=current.attempts + 1 if new is DeliveryState.SENDING else current.attempts,
+            updated_at=utcnow(),
+        )
+        return True
+
+    async def list_deliveries(self, run_id: int) -> list[Delivery]:
+        found = [d for d in self._deliveries.values() if d.run_id == run_id]
+        return sorted(found, key=lambda d: (d.target, d.chunk))
+
+    async def find_delivery_by_message(self, target: str, platform_message_id: str) -> Delivery | None:
+        for delivery in self._deliveries.values():
+            if delivery.target == target and delivery.platform_message_id == platform_message_id:
+                return delivery
+        return None
+
+    # --- votes ------------------------------------------------------------------------------------------------
+
+    async def add_vote(self, vote: Vote) -> bool:
+        key = (vote.platform, vote.message_id, vote.voter_hash, vote.emoji)
+        if key in self._votes:
+            return False
+        self._votes[key] = replace(vote, created_at=vote.created_at or utcnow())
+        return True
+
+    async def remove_vote(self, platform: str, message_id: str, voter_hash: str, emoji: str) -> bool:
+        return self._votes.pop((platform, message_id, voter_hash, emoji), None) is not None
+
+    async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
+        wanted = set(item_ids)
+        totals: dict[int, int] = {}
+        for vote in self._votes.values():
+            if vote.item_id in wanted and (channel_id is None or vote.channel_id == channel_id):
+                totals[vote.item_id] = totals.get(vote.item_id, 0) + vote.value
+        return totals
+
+    # --- subscriptions ----------------------------------------------------------------------------------------
+
+    async def save_subscription(self, subscription: Subscription) -> Subscription:
+        key = (subscription.platform, subscription.channel_id, subscription.kind.value)
+        existing = self._subscriptions.get(key)
+        stored = replace(subscription, id=existing.id if existing else next(self._ids))
+        self._subscriptions[key] = stored
+        return stored
+
+    async def remove_subscription(self, platform: str, channel_id: str, kind: DigestKind | None = None) -> int:
+        doomed = [
+            key
+            for key in self._subscriptions
+            if key[0] == platform and key[1] == channel_id and (kind is None or key[2] == kind.value)
+        ]
+        for key in doomed:
+            del self._subscriptions[key]
+        return len(doomed)
+
+    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
+        return [
+            self._subscriptions[key]
+            for key in sorted(self._subscriptions)
+            if platform is None or key[0] == platform
+        ]
+
+    # --- inbound events ---------------------------------------------------------------------------------------
+
+    async def mark_event_processed(self, platform: str, event_id: str) -> bool:
+        key = (platform, event_id)
+        if key in self._events:
+            return False
+        self._events.add(key)
+        return True
+
+    # --- LLM usage --------------------------------------------------------------------------------------------
+
+    async def record_usage(self, usage: LlmUsage) -> None:
+        self._usage.append(usage)
+
+    async def usage_totals(self, day: date) -> UsageTotals:
+        today = [u for u in self._usage if u.day == day]
+        return UsageTotals(
+            calls=len(today),
+            tokens_in=sum(u.tokens_in for u in today),
+            tokens_out=sum(u.tokens_out for u in today),
+            cost_usd=sum(u.cost_usd for u in today),
+        )

@@ -1,0 +1,609 @@
+"""``SqlRepository``: the Repository port over SQLAlchemy async (SQLite and PostgreSQL).
+
+Writes that race on a uniqueness constraint use ``INSERT … ON CONFLICT DO NOTHING`` and then read the winner's
+row, so the loser gets ``Stored(created=False)`` instead of an IntegrityError. Every SQLAlchemy error is wrapped
+into :class:`StoreError` at this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from paperbot.domain import (
+    ChannelFilters,
+    Delivery,
+    DeliveryState,
+    DigestKind,
+    DigestRun,
+    Item,
+    ItemKind,
+    LlmUsage,
+    RunStatus,
+    SourceState,
+    Stored,
+    Subscription,
+    Summary,
+    UsageTotals,
+    Vote,
+    utcnow,
+)
+from paperbot.errors import StoreError
+from paperbot.store.models import (
+    DeliveryRow,
+    DigestRunRow,
+    ItemRow,
+    LlmUsageRow,
+    ProcessedEventRow,
+    SourceRow,
+    SubscriptionRow,
+    SummaryRow,
+    VoteRow,
+    )
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        id=row.id,
+        source=row.source,
+        external_id=row.external_id,
+        kind=ItemKind(row.kind),
+        title=row.title,
+        url=row.url,
+        day=row.day,
+        authors=tuple(row.authors or ()),
+        abstract=row.abstract or "",
+        thumbnail_url=row.thumbnail_url,
+        published_at=row.published_at,
+        upvotes=row.upvotes,
+        upvotes_captured_at=row.upvotes_captured_at,
+        extra=dict(row.extra or {}),
+    )
+
+
+def _summary(row: Any) -> Summary:
+    return Summary(
+        id=row.id,
+        item_id=row.item_id,
+        bullets=tuple(row.bullets),
+        backend=row.backend,
+        model=row.model,
+        prompt_version=row.prompt_version,
+        input_hash=row.input_hash,
+        tokens_in=row.tokens_in,
+        tokens_out=row.tokens_out,
+        cost_usd=row.cost_usd,
+        fallback_reason=row.fallback_reason,
+        created_at=row.created_at,
+    )
+
+
+def _source_state(row: Any) -> SourceState:
+    return SourceState(
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_attempt_at=row.last_attempt_at,
+        last_success_at=row.last_success_at,
+        consecutive_failures=row.consecutive_failures,
+        last_error=row.last_error,
+    )
+
+
+def _run(row: Any) -> DigestRun:
+    return DigestRun(
+        id=row.id,
+        target=row.target,
+        kind=DigestKind(row.kind),
+        day=row.day,
+        status=RunStatus(row.status),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        note=row.note,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        run_id=row.run_id,
+        target=row.target,
+        chunk=row.chunk,
+        state=DeliveryState(row.state),
+        item_id=row.item_id,
+        platform_message_id=row.platform_message_id,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        updated_at=row.updated_at,
+    )
+
+
+def _subscription(row: Any) -> Subscription:
+    filters = dict(row.filters or {})
+    return Subscription(
+        id=row.id,
+        platform=row.platform,
+        workspace_id=row.workspace_id,
+        channel_id=row.channel_id,
+        kind=DigestKind(row.kind),
+        time=row.time,
+        timezone=row.timezone,
+        weekday=row.weekday,
+        filters=ChannelFilters(
+            keywords=tuple(filters.get("keywords", ())),
+            exclude=tuple(filters.get("exclude", ())),
+            authors=tuple(filters.get("authors", ())),
+            sources=tuple(filters.get("sources", ())),
+            topics=tuple(filters.get("topics", ())),
+            min_upvotes=int(filters.get("min_upvotes", 0)),
+        ),
+        enabled=row.enabled,
+        broken_reason=row.broken_reason,
+    )
+
+
+def _filters_json(filters: ChannelFilters) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(filters).items()}
+
+
+class SqlRepository:
+    """Repository on an ``AsyncEngine``. The engine is owned by the caller unless ``owns_engine``."""
+
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
+        self._engine = engine
+        self._owns_engine = owns_engine
+        self._dialect = engine.dialect.name
+
+    async def close(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+    def _insert(self, table: Any) -> Any:
+        """A dialect INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StoreError(f"unsupported database dialect {self._dialect!r}")
+
+    # --- items ------------------------------------------------------------------------------------------------
+
+    async def add_item(self, item: Item) -> Stored[Item]:
+        return (await self.add_items([item]))[0]
+
+    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
+        results: list[Stored[Item]] = []
+        async with self._tx() as conn:
+            for item in items:
+                values = {
+                    "source": item.source,
+                    "external_id": item.external_id,
+                    "kind": item.kind.value,
+                    "title": item.title,
+                    "url": item.url,
+                    "day": item.day,
+                    "authors": list(item.authors),
+                    "abstract": item.abstract,
+                    "thumbnail_url": item.thumbnail_url,
+                    "published_at": item.published_at,
+                    "upvotes": item.upvotes,
+                    "upvotes_captured_at": item.upvotes_captured_at,
+                    "extra": dict(item.extra),
+                    "first_seen_at": utcnow(),
+                }
+                stmt = (
+                    self._insert(ItemRow)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["source", "external_id"])
+                    .returning(ItemRow.id)
+                )
+                new_id = (await conn.execute(stmt)).scalar_one_or_none()
+                if new_id is not None:
+                    results.append(Stored(replace(item, id=new_id), created=True))
+                    continue
+                row = (
+                    await conn.execute(
+                        select(ItemRow.__table__).where(
+                            ItemRow.source == item.source, ItemRow.external_id == item.external_id
+                        )
+                    )
+                ).one()
+                results.append(Stored(_item(row), created=False))
+        return results
+
+    async def get_item(self, item_id: int) -> Item | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(select(ItemRow.__table__).where(ItemRow.id == item_id))).one_or_none()
+        return _item(row) if row is not None else None
+
+    async def find_item(self, source: str, external_id: str) -> Item | None:
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    select(ItemRow.__table__).where(ItemRow.source == source, ItemRow.external_id == external_id)
+                )
+            ).one_or_none()
+        return _item(row) if row is not None else None
+
+    async def list_items(
+        self,
+        *,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        kind: ItemKind | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[Item]:
+        stmt: Select[Any] = select(ItemRow.__table__)
+        if day_from is not None:
+            stmt = stmt.where(ItemRow.day >= day_from)
+        if day_to is not None:
+            stmt = stmt.where(ItemRow.day <= day_to)
+        if kind is not None:
+            stmt = stmt.where(ItemRow.kind == kind.value)
+        if sources is not None:
+            stmt = stmt.where(ItemRow.source.in_(list(sources)))
+        stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.upvotes.desc(), ItemRow.id)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_item(row) for row in rows]
+
+    async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                update(ItemRow)
+                .where(ItemRow.id == item_id)
+                .values(upvotes=upvotes, upvotes_captured_at=captured_at)
+            )
+
+    # --- summaries --------------------------------------------------------------------------------------------
+
+    async def add_summary(self, summary: Summary) -> Stored[Summary]:
+        values = {
+            "item_id": summary.item_id,
+            "input_hash": summary.input_hash,
+            "prompt_version": summary.prompt_version,
+            "model": summary.model,
+            "backend": summary.backend,
+            "bullets": list(summary.bullets),
+            "tokens_in": summary.tokens_in,
+            "tokens_out": summary.tokens_out,
+            "cost_usd": summary.cost_usd,
+            "fallback_reason": summary.fallback_reason,
+            "created_at": summary.created_at or utcnow(),
+        }
+        key = ["item_id", "input_hash", "prompt_version", "model"]
+        async with self._tx() as conn:
+            stmt = (
+                self._insert(SummaryRow)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=key)
+                .returning(SummaryRow.id)
+            )
+            new_id = (await conn.execute(stmt)).scalar_one_or_none()
+            if new_id is not None:
+                return Stored(replace(summary, id=new_id, created_at=values["created_at"]), created=True)
+            row = (
+                await conn.execute(
+                    select(SummaryRow.__table__).where(*(getattr(SummaryRow, k) == values[k] for k in key))
+                )
+            ).one()
+        return Stored(_summary(row), created=False)
+
+    async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    select(SummaryRow.__table__).where(
+                        SummaryRow.item_id == item_id,
+                        SummaryRow.input_hash == input_hash,
+                        SummaryRow.prompt_version == prompt_version,
+                        SummaryRow.model == model,
+                    )
+                )
+            ).one_or_none()
+        return _summary(row) if row is not None else None
+
+    async def latest_summaries(self, item_ids: Sequence[int]) -> dict[int, Summary]:
+        if not item_ids:
+            return {}
+        result: dict[int, Summary] = {}
+        async with self._tx() as conn:
+            rows = (
+                await conn.execute(
+                    select(SummaryRow.__table__)
+                    .where(SummaryRow.item_id.in_(list(item_ids)))
+                    .order_by(SummaryRow.created_at.desc(), SummaryRow.id.desc())
+                )
+            ).all()
+        for row in rows:
+            result.setdefault(row.item_id, _summary(row))
+        return result
+
+    async def items_without_summary(self, *, day_from: date | None = None, limit: int | None = None) -> list[Item]:
+        has_summary = select(SummaryRow.id).where(SummaryRow.item_id == ItemRow.id).exists()
+        stmt: Select[Any] = select(ItemRow.__table__).where(~has_summary)
+        if day_from is not None:
+            stmt = stmt.where(ItemRow.day >= day_from)
+        stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.upvotes.desc(), ItemRow.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_item(row) for row in rows]
+
+    # --- source state -----------------------------------------------------------------------------------------
+
+    async def get_source_state(self, name: str) -> SourceState | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(select(SourceRow.__table__).where(SourceRow.name == name))).one_or_none()
+        return _source_state(row) if row is not None else None
+
+    async def save_source_state(self, state: SourceState) -> None:
+        values = asdict(state)
+        stmt = self._insert(SourceRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={k: v for k, v in values.items() if k != "name"}
+        )
+        async with self._tx() as conn:
+            await conn.execute(stmt)
+
+    async def list_source_states(self) -> list[SourceState]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(select(SourceRow.__table__).order_by(SourceRow.name))).all()
+        return [_source_state(row) for row in rows]
+
+    # --- digest runs and deliveries ---------------------------------------------------------------------------
+
+    async def claim_run(self, target: str, kind: DigestKind, day: date) -> Stored[DigestRun]:
+        async with self._tx() as conn:
+            stmt = (
+                self._insert(DigestRunRow)
+                .values(target=target, kind=kind.value, day=day, status=RunStatus.PENDING.value, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["target", "kind", "day"])
+                .returning(*DigestRunRow.__table__.c)
+            )
+            row = (await conn.execute(stmt)).one_or_none()
+            if row is not None:
+                return Stored(_run(row), created=True)
+            row = (
+                await conn.execute(
+                    select(DigestRunRow.__table__).where(
+                        DigestRunRow.target == target, DigestRunRow.kind == kind.value, DigestRunRow.day == day
+                    )
+                )
+            ).one()
+        return Stored(_run(row), created=False)
+
+    async def set_run_status(self, run_id: int, status: RunStatus, *, note: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status.value, "note": note}
+        if status in (RunStatus.DONE, RunStatus.SKIPPED, RunStatus.FAILED):
+            values["finished_at"] = utcnow()
+        async with self._tx() as conn:
+            await conn.execute(update(DigestRunRow).where(DigestRunRow.id == run_id).values(**values))
+
+    async def add_delivery(self, delivery: Delivery) -> Stored[Delivery]:
+        now = utcnow()
+        async with self._tx() as conn:
+            stmt = (
+                self._insert(DeliveryRow)
+                .values(
+                    run_id=delivery.run_id,
+                    target=delivery.target,
+                    chunk=delivery.chunk,
+                    state=delivery.state.value,
+                    item_id=delivery.item_id,
+                    platform_message_id=delivery.platform_message_id,
+                    attempts=delivery.attempts,
+                    last_error=delivery.last_error,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["run_id", "target", "chunk"])
+                .returning(*DeliveryRow.__table__.c)
+            )
+            row = (await conn.execute(stmt)).one_or_none()
+            if row is not None:
+                return Stored(_delivery(row), created=True)
+            row = (
+                await conn.execute(
+                    select(DeliveryRow.__table__).where(
+                        DeliveryRow.run_id == delivery.run_id,
+                        DeliveryRow.target == delivery.target,
+                        DeliveryRow.chunk == delivery.chunk,
+                    )
+                )
+            ).one()
+        return Stored(_delivery(row), created=False)
+
+    async def transition_delivery(
+        self,
+        delivery_id: int,
+        *,
+        expected: Iterable[DeliveryState],
+        new: DeliveryState,
+        platform_message_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"state": new.value, "updated_at": utcnow(), "last_error": error}
+        if platform_message_id is not None:
+            values["platform_message_id"] = platform_message_id
+        if new is DeliveryState.SENDING:
+            values["attempts"] = DeliveryRow.attempts + 1
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.state.in_([s.value for s in expected]))
+            .values(**values)
+        )
+        async with self._tx() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def list_deliveries(self, run_id: int) -> list[Delivery]:
+        async with self._tx() as conn:
+            rows = (
+                await conn.execute(
+                    select(DeliveryRow.__table__)
+                    .where(DeliveryRow.run_id == run_id)
+                    .order_by(DeliveryRow.target, DeliveryRow.chunk)
+                )
+            ).all()
+        return [_delivery(row) for row in rows]
+
+    async def find_delivery_by_message(self, target: str, platform_message_id: str) -> Delivery | None:
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    select(DeliveryRow.__table__).where(
+                        DeliveryRow.target == target, DeliveryRow.platform_message_id == platform_message_id
+                    )
+                )
+            ).first()
+        return _delivery(row) if row is not None else None
+
+    # --- votes ------------------------------------------------------------------------------------------------
+
+    async def add_vote(self, vote: Vote) -> bool:
+        stmt = (
+            self._insert(VoteRow)
+            .values(
+                platform=vote.platform,
+                message_id=vote.message_id,
+                voter_hash=vote.voter_hash,
+                emoji=vote.emoji,
+                value=vote.value,
+                channel_id=vote.channel_id,
+                item_id=vote.item_id,
+                created_at=vote.created_at or utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "message_id", "voter_hash", "emoji"])
+            .returning(VoteRow.id)
+        )
+        async with self._tx() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+    async def remove_vote(self, platform: str, message_id: str, voter_hash: str, emoji: str) -> bool:
+        stmt = delete(VoteRow).where(
+            VoteRow.platform == platform,
+            VoteRow.message_id == message_id,
+            VoteRow.voter_hash == voter_hash,
+            VoteRow.emoji == emoji,
+        )
+        async with self._tx() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
+        if not item_ids:
+            return {}
+        conditions = [VoteRow.item_id.in_(list(item_ids))]
+        if channel_id is not None:
+            conditions.append(VoteRow.channel_id == channel_id)
+        stmt = select(VoteRow.item_id, func.sum(VoteRow.value)).where(and_(*conditions)).group_by(VoteRow.item_id)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {int(item_id): int(total or 0) for item_id, total in rows}
+
+    # --- subscriptions ----------------------------------------------------------------------------------------
+
+    async def save_subscription(self, subscription: Subscription) -> Subscription:
+        now = utcnow()
+        values = {
+            "platform": subscription.platform,
+            "workspace_id": subscription.workspace_id,
+            "channel_id": subscription.channel_id,
+            "kind": subscription.kind.value,
+            "time": subscription.time,
+            "timezone": subscription.timezone,
+            "weekday": subscription.weekday,
+            "filters": _filters_json(subscription.filters),
+            "enabled": subscription.enabled,
+            "broken_reason": subscription.broken_reason,
+            "updated_at": now,
+        }
+        stmt = (
+            self._insert(SubscriptionRow)
+            .values(**values, created_at=now)
+            .on_conflict_do_update(
+                index_elements=["platform", "channel_id", "kind"],
+                set_={k: v for k, v in values.items() if k not in ("platform", "channel_id", "kind")},
+            )
+            .returning(*SubscriptionRow.__table__.c)
+        )
+        async with self._tx() as conn:
+            row = (await conn.execute(stmt)).one()
+        return _subscription(row)
+
+    async def remove_subscription(self, platform: str, channel_id: str, kind: DigestKind | None = None) -> int:
+        stmt = delete(SubscriptionRow).where(
+            SubscriptionRow.platform == platform, SubscriptionRow.channel_id == channel_id
+        )
+        if kind is not None:
+            stmt = stmt.where(SubscriptionRow.kind == kind.value)
+        async with self._tx() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
+        stmt: Select[Any] = select(SubscriptionRow.__table__)
+        if platform is not None:
+            stmt = stmt.where(SubscriptionRow.platform == platform)
+        stmt = stmt.order_by(SubscriptionRow.platform, SubscriptionRow.channel_id, SubscriptionRow.kind)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_subscription(row) for row in rows]
+
+    # --- inbound events ---------------------------------------------------------------------------------------
+
+    async def mark_event_processed(self, platform: str, event_id: str) -> bool:
+        stmt = (
+            self._insert(ProcessedEventRow)
+            .values(platform=platform, event_id=event_id, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            .returning(ProcessedEventRow.id)
+        )
+        async with self._tx() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+    # --- LLM usage --------------------------------------------------------------------------------------------
+
+    async def record_usage(self, usage: LlmUsage) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                self._insert(LlmUsageRow).values(
+                    day=usage.day,
+                    backend=usage.backend,
+                    model=usage.model,
+                    item_id=usage.item_id,
+                    tokens_in=usage.tokens_in,
+                    tokens_out=usage.tokens_out,
+                    cost_usd=usage.cost_usd,
+                    created_at=usage.created_at or utcnow(),
+                )
+            )
+
+    async def usage_totals(self, day: date) -> UsageTotals:
+        stmt = select(
+            func.count(LlmUsageRow.id),
+            func.coalesce(func.sum(LlmUsageRow.tokens_in), 0),
+            func.coalesce(func.sum(LlmUsageRow.tokens_out), 0),
+            func.coalesce(func.sum(LlmUsageRow.cost_usd), 0.0),
+        ).where(LlmUsageRow.day == day)
+        async with self._tx() as conn:
+            calls, tokens_in, tokens_out, cost = (await conn.execute(stmt)).one()
+        return UsageTotals(calls=int(calls), tokens_in=int(tokens_in), tokens_out=int(tokens_out), cost_usd=float(cost))

@@ -1,0 +1,147 @@
+"""Shared fixtures: databases for the contract suites.
+
+PostgreSQL tests use ``PAPERBOT_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) to
+create a throwaway database per test session, and skip with the reason when no server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from paperbot.config import normalize_database_url
+from paperbot.ports import Repository
+
+DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _admin_url() -> str:
+    return os.environ.get("PAPERBOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
+
+
+async def _admin_execute(statement: str) -> None:
+    import asyncpg
+
+    dsn = _admin_url().replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn, timeout=3)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _postgres_unavailable() -> str | None:
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        return "asyncpg is not installed (pip install 'paperbot[postgres]')"
+    try:
+        asyncio.run(_admin_execute("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "no PostgreSQL here"
+        return f"no PostgreSQL at {_admin_url()}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return normalize_database_url(f"{base}/{name}")
+
+
+class PostgresServer:
+    """Creates throwaway databases (UTF-8, C.UTF-8 ctype so pg_trgm sees Hangul) and drops them at the end."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create_database(self) -> str:
+        name = f"paperbot_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(
+            _admin_execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+        )
+        self.created.append(name)
+        return _database_url(_admin_url(), name)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            asyncio.run(_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    reason = _postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer()
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A migrated PostgreSQL database shared by the session (tables are emptied between tests)."""
+    from paperbot.store import migrate
+
+    url = postgres_server.create_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite file."""
+    from paperbot.store import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'paperbot.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+async def _truncate_all(url: str) -> None:
+    from sqlalchemy import text
+
+    from paperbot.store.engine import create_engine
+    from paperbot.store.models import metadata
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            names = ", ".join(table.name for table in metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def repository_url(request: pytest.FixtureRequest) -> str | None:
+    """The database behind each Repository implementation (None: in memory). Sync, so migrations may run."""
+    if request.param == "memory":
+        return None
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    asyncio.run(_truncate_all(url))
+    return url
+
+
+@pytest.fixture
+async def repository(repository_url: str | None) -> AsyncIterator[Repository]:
+    """Every Repository implementation, so one suite holds them all to the same contract."""
+    if repository_url is None:
+        from paperbot.store.memory import InMemoryRepository
+
+        yield InMemoryRepository()
+        return
+    from paperbot.store.engine import create_engine
+    from paperbot.store.sql import SqlRepository
+
+    repo = SqlRepository(create_engine(repository_url), owns_engine=True)
+    yield repo
+    await repo.close()
