@@ -62,8 +62,7 @@ class PostgresServer:
         name = f"paperbot_test_{uuid.uuid4().hex[:12]}"
         asyncio.run(
             _admin_execute(
-                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
-                "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
             )
         )
         self.created.append(name)

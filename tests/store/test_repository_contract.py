@@ -156,9 +156,7 @@ async def test_source_state_upserts(repository: Repository) -> None:
 
 
 async def test_digest_run_is_claimed_once_even_concurrently(repository: Repository) -> None:
-    claims = await asyncio.gather(
-        *(repository.claim_run("discord:1", DigestKind.DAILY, DAY) for _ in range(6))
-    )
+    claims = await asyncio.gather(*(repository.claim_run("discord:1", DigestKind.DAILY, DAY) for _ in range(6)))
     assert sum(claim.created for claim in claims) == 1
     run_id = claims[0].value.id
     assert run_id is not None
@@ -182,9 +180,7 @@ async def test_delivery_state_machine_is_compare_and_set(repository: Repository)
 
     racers = await asyncio.gather(
         *(
-            repository.transition_delivery(
-                delivery_id, expected=[DeliveryState.PENDING], new=DeliveryState.SENDING
-            )
+            repository.transition_delivery(delivery_id, expected=[DeliveryState.PENDING], new=DeliveryState.SENDING)
             for _ in range(5)
         )
     )
@@ -266,8 +262,12 @@ async def test_subscription_upsert_list_and_remove(repository: Repository) -> No
 
 async def test_subscription_filters_round_trip(repository: Repository) -> None:
     filters = ChannelFilters(
-        keywords=("에이전트", "RL"), exclude=("crypto",), authors=("Yann LeCun",), sources=("hf_daily",),
-        topics=("LLMs",), min_upvotes=10,
+        keywords=("에이전트", "RL"),
+        exclude=("crypto",),
+        authors=("Yann LeCun",),
+        sources=("hf_daily",),
+        topics=("LLMs",),
+        min_upvotes=10,
     )
     await repository.save_subscription(Subscription(platform="slack", channel_id="C1", filters=filters))
     [stored] = await repository.list_subscriptions()

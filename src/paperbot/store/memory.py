@@ -59,10 +59,10 @@ class InMemoryRepository:
         existing = self._item_keys.get(key)
         if existing is not None:
             return Stored(self._items[existing], created=False)
-        stored = replace(item, id=next(self._ids), extra=dict(item.extra))
-        assert stored.id is not None
-        self._items[stored.id] = stored
-        self._item_keys[key] = stored.id
+        item_id = next(self._ids)
+        stored = replace(item, id=item_id, extra=dict(item.extra))
+        self._items[item_id] = stored
+        self._item_keys[key] = item_id
         return Stored(stored, created=True)
 
     async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
@@ -104,10 +104,10 @@ class InMemoryRepository:
         existing = self._summary_keys.get(key)
         if existing is not None:
             return Stored(self._summaries[existing], created=False)
-        stored = replace(summary, id=next(self._ids), created_at=summary.created_at or utcnow())
-        assert stored.id is not None
-        self._summaries[stored.id] = stored
-        self._summary_keys[key] = stored.id
+        summary_id = next(self._ids)
+        stored = replace(summary, id=summary_id, created_at=summary.created_at or utcnow())
+        self._summaries[summary_id] = stored
+        self._summary_keys[key] = summary_id
         return Stored(stored, created=True)
 
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
@@ -146,10 +146,10 @@ class InMemoryRepository:
         existing = self._run_keys.get(key)
         if existing is not None:
             return Stored(self._runs[existing], created=False)
-        run = DigestRun(id=next(self._ids), target=target, kind=kind, day=day, created_at=utcnow())
-        assert run.id is not None
-        self._runs[run.id] = run
-        self._run_keys[key] = run.id
+        run_id = next(self._ids)
+        run = DigestRun(id=run_id, target=target, kind=kind, day=day, created_at=utcnow())
+        self._runs[run_id] = run
+        self._run_keys[key] = run_id
         return Stored(run, created=True)
 
     async def set_run_status(self, run_id: int, status: RunStatus, *, note: str | None = None) -> None:
@@ -164,10 +164,10 @@ class InMemoryRepository:
         existing = self._delivery_keys.get(key)
         if existing is not None:
             return Stored(self._deliveries[existing], created=False)
-        stored = replace(delivery, id=next(self._ids), updated_at=utcnow())
-        assert stored.id is not None
-        self._deliveries[stored.id] = stored
-        self._delivery_keys[key] = stored.id
+        delivery_id = next(self._ids)
+        stored = replace(delivery, id=delivery_id, updated_at=utcnow())
+        self._deliveries[delivery_id] = stored
+        self._delivery_keys[key] = delivery_id
         return Stored(stored, created=True)
 
     async def transition_delivery(
@@ -243,9 +243,7 @@ class InMemoryRepository:
 
     async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
         return [
-            self._subscriptions[key]
-            for key in sorted(self._subscriptions)
-            if platform is None or key[0] == platform
+            self._subscriptions[key] for key in sorted(self._subscriptions) if platform is None or key[0] == platform
         ]
 
     # --- inbound events ---------------------------------------------------------------------------------------

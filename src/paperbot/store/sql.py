@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,7 +47,7 @@ from paperbot.store.models import (
     SubscriptionRow,
     SummaryRow,
     VoteRow,
-    )
+)
 
 
 def _item(row: Any) -> Item:
@@ -266,15 +266,14 @@ class SqlRepository:
     async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None:
         async with self._tx() as conn:
             await conn.execute(
-                update(ItemRow)
-                .where(ItemRow.id == item_id)
-                .values(upvotes=upvotes, upvotes_captured_at=captured_at)
+                update(ItemRow).where(ItemRow.id == item_id).values(upvotes=upvotes, upvotes_captured_at=captured_at)
             )
 
     # --- summaries --------------------------------------------------------------------------------------------
 
     async def add_summary(self, summary: Summary) -> Stored[Summary]:
-        values = {
+        created_at = summary.created_at or utcnow()
+        values: dict[str, Any] = {
             "item_id": summary.item_id,
             "input_hash": summary.input_hash,
             "prompt_version": summary.prompt_version,
@@ -285,7 +284,7 @@ class SqlRepository:
             "tokens_out": summary.tokens_out,
             "cost_usd": summary.cost_usd,
             "fallback_reason": summary.fallback_reason,
-            "created_at": summary.created_at or utcnow(),
+            "created_at": created_at,
         }
         key = ["item_id", "input_hash", "prompt_version", "model"]
         async with self._tx() as conn:
@@ -297,7 +296,7 @@ class SqlRepository:
             )
             new_id = (await conn.execute(stmt)).scalar_one_or_none()
             if new_id is not None:
-                return Stored(replace(summary, id=new_id, created_at=values["created_at"]), created=True)
+                return Stored(replace(summary, id=new_id, created_at=created_at), created=True)
             row = (
                 await conn.execute(
                     select(SummaryRow.__table__).where(*(getattr(SummaryRow, k) == values[k] for k in key))
@@ -374,7 +373,13 @@ class SqlRepository:
         async with self._tx() as conn:
             stmt = (
                 self._insert(DigestRunRow)
-                .values(target=target, kind=kind.value, day=day, status=RunStatus.PENDING.value, created_at=utcnow())
+                .values(
+                    target=target,
+                    kind=kind.value,
+                    day=day,
+                    status=RunStatus.PENDING.value,
+                    created_at=utcnow(),
+                )
                 .on_conflict_do_nothing(index_elements=["target", "kind", "day"])
                 .returning(*DigestRunRow.__table__.c)
             )
@@ -384,7 +389,9 @@ class SqlRepository:
             row = (
                 await conn.execute(
                     select(DigestRunRow.__table__).where(
-                        DigestRunRow.target == target, DigestRunRow.kind == kind.value, DigestRunRow.day == day
+                        DigestRunRow.target == target,
+                        DigestRunRow.kind == kind.value,
+                        DigestRunRow.day == day,
                     )
                 )
             ).one()
@@ -452,7 +459,7 @@ class SqlRepository:
         )
         async with self._tx() as conn:
             result = await conn.execute(stmt)
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)
 
     async def list_deliveries(self, run_id: int) -> list[Delivery]:
         async with self._tx() as conn:
@@ -506,18 +513,18 @@ class SqlRepository:
         )
         async with self._tx() as conn:
             result = await conn.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
         if not item_ids:
             return {}
-        conditions = [VoteRow.item_id.in_(list(item_ids))]
+        conditions: list[ColumnElement[bool]] = [VoteRow.item_id.in_(list(item_ids))]
         if channel_id is not None:
             conditions.append(VoteRow.channel_id == channel_id)
         stmt = select(VoteRow.item_id, func.sum(VoteRow.value)).where(and_(*conditions)).group_by(VoteRow.item_id)
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()
-        return {int(item_id): int(total or 0) for item_id, total in rows}
+        return {int(item_id): int(total or 0) for item_id, total in rows if item_id is not None}
 
     # --- subscriptions ----------------------------------------------------------------------------------------
 
@@ -557,7 +564,7 @@ class SqlRepository:
             stmt = stmt.where(SubscriptionRow.kind == kind.value)
         async with self._tx() as conn:
             result = await conn.execute(stmt)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
     async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
         stmt: Select[Any] = select(SubscriptionRow.__table__)

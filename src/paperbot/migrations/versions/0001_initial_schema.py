@@ -92,9 +92,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
-        sa.UniqueConstraint(
-            "platform", "channel_id", "kind", name=op.f("uq_subscriptions_platform_channel_id_kind")
-        ),
+        sa.UniqueConstraint("platform", "channel_id", "kind", name=op.f("uq_subscriptions_platform_channel_id_kind")),
     )
     op.create_table(
         "deliveries",
@@ -118,9 +116,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
         sa.UniqueConstraint("run_id", "target", "chunk", name=op.f("uq_deliveries_run_id_target_chunk")),
     )
-    op.create_index(
-        op.f("ix_deliveries_target_message"), "deliveries", ["target", "platform_message_id"], unique=False
-    )
+    op.create_index(op.f("ix_deliveries_target_message"), "deliveries", ["target", "platform_message_id"], unique=False)
 
     op.create_table(
         "llm_usage",
@@ -154,9 +150,7 @@ def upgrade() -> None:
         sa.Column("cost_usd", sa.Float(), nullable=False),
         sa.Column("fallback_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["items.id"], name=op.f("fk_summaries_item_id_items"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_summaries_item_id_items"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_summaries")),
         sa.UniqueConstraint(
             "item_id",
@@ -179,9 +173,7 @@ def upgrade() -> None:
         sa.Column("channel_id", sa.String(length=100), nullable=True),
         sa.Column("item_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["items.id"], name=op.f("fk_votes_item_id_items"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_votes_item_id_items"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_votes")),
         sa.UniqueConstraint(
             "platform",

@@ -1,0 +1,158 @@
+"""Korean text analysis shared by search indexing and the summary evaluation (ROUGE on morphemes).
+
+With the ``korean`` extra installed (kiwipiepy, which ships its model) text is split into morphemes, so
+``모델의`` yields ``모델`` + ``의`` and ``언어모델`` yields ``언어`` + ``모델``. Without it a lighter fallback strips
+common particles and endings from Hangul words and splits long ones into two-syllable pieces: worse, but
+dependency-free. ``analyzer_name()`` says which one is in use.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+_WORD_RE = re.compile(r"[0-9A-Za-z]+(?:[.'][0-9A-Za-z]+)*|[\uac00-\ud7a3]+|[^\W\d_]+", re.UNICODE)
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+#: Kiwi tags kept as search tokens: nouns, verb/adjective stems, roots, foreign words, numbers, hanja.
+_CONTENT_TAGS = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "MAG")
+
+#: Particles and endings stripped by the fallback, longest first.
+_FALLBACK_SUFFIXES = tuple(
+    sorted(
+        {
+            "으로서",
+            "으로써",
+            "에서는",
+            "에게서",
+            "이라는",
+            "이라고",
+            "입니다",
+            "습니다",
+            "합니다",
+            "했습니다",
+            "으로",
+            "에서",
+            "에게",
+            "까지",
+            "부터",
+            "보다",
+            "처럼",
+            "만큼",
+            "라는",
+            "이나",
+            "하고",
+            "하는",
+            "하여",
+            "해서",
+            "했다",
+            "한다",
+            "된다",
+            "되는",
+            "이다",
+            "니다",
+            "과",
+            "와",
+            "은",
+            "는",
+            "이",
+            "가",
+            "을",
+            "를",
+            "의",
+            "에",
+            "도",
+            "만",
+            "로",
+            "고",
+            "며",
+            "한",
+            "된",
+        },
+        key=len,
+        reverse=True,
+    )
+)
+
+_lock = threading.Lock()
+_kiwi: Any = None
+_kiwi_missing = False
+
+
+def _get_kiwi() -> Any:
+    """The shared Kiwi instance (loading takes about two seconds, so it happens once), or None."""
+    global _kiwi, _kiwi_missing
+    if _kiwi is not None or _kiwi_missing:
+        return _kiwi
+    with _lock:
+        if _kiwi is None and not _kiwi_missing:
+            try:
+                from kiwipiepy import Kiwi
+            except ImportError:
+                _kiwi_missing = True
+                return None
+            _kiwi = Kiwi()
+    return _kiwi
+
+
+def analyzer_name() -> str:
+    """``kiwi`` when the morphological analyser is installed, else ``fallback``."""
+    return "kiwi" if _get_kiwi() is not None else "fallback"
+
+
+def normalize(text: str) -> str:
+    """NFKC (composes NFD Hangul, folds full-width forms), drop control/format characters, casefold."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return text.casefold()
+
+
+def _fallback_split(word: str, *, pieces: bool = True) -> list[str]:
+    if not _HANGUL_RE.match(word):
+        return [word]
+    stem = word
+    for suffix in _FALLBACK_SUFFIXES:
+        if len(stem) > len(suffix) and stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if len(stem) <= 2 or not pieces:
+        return [stem]
+    # Compound nouns are usually two-syllable pieces (언어모델 → 언어, 모델): index the pieces and the whole.
+    return [stem, *(stem[i : i + 2] for i in range(0, len(stem) - 1))]
+
+
+def morphemes(text: str) -> list[str]:
+    """Every morpheme of ``text`` in order (casefolded), for ROUGE; punctuation and whitespace dropped."""
+    clean = normalize(text)
+    kiwi = _get_kiwi()
+    if kiwi is None:
+        return [piece for word in _WORD_RE.findall(clean) for piece in _fallback_split(word, pieces=False)]
+    return [
+        token.form
+        for token in kiwi.tokenize(clean)
+        if not token.tag.startswith(("S", "W")) or token.tag in ("SL", "SN", "SH")
+    ]
+
+
+def index_tokens(text: str) -> list[str]:
+    """Content tokens of ``text`` for a search index: nouns, stems, Latin words and numbers, casefolded."""
+    clean = normalize(text)
+    kiwi = _get_kiwi()
+    if kiwi is None:
+        return [piece for word in _WORD_RE.findall(clean) for piece in _fallback_split(word) if piece]
+    tokens: list[str] = []
+    for token in kiwi.tokenize(clean):
+        if token.tag.startswith(_CONTENT_TAGS):
+            tokens.append(token.form)
+    # Kiwi splits "gpt-4" into pieces; keep Latin words whole too, so exact names still match.
+    tokens.extend(word for word in _WORD_RE.findall(clean) if not _HANGUL_RE.match(word) and word not in tokens)
+    return tokens
+
+
+@lru_cache(maxsize=4096)
+def index_text(text: str) -> str:
+    """``index_tokens`` joined by spaces: the value of a full-text index column."""
+    return " ".join(index_tokens(text))

@@ -1,0 +1,1 @@
+"""Summarisers: Korean bullets from LLM back-ends or the offline extractive one, behind a validation gate."""
