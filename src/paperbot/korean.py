@@ -9,7 +9,6 @@ dependency-free. ``analyzer_name()`` says which one is in use.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -77,25 +76,14 @@ _FALLBACK_SUFFIXES = tuple(
     )
 )
 
-_lock = threading.Lock()
-_kiwi: Any = None
-_kiwi_missing = False
-
-
+@lru_cache(maxsize=1)
 def _get_kiwi() -> Any:
     """The shared Kiwi instance (loading takes about two seconds, so it happens once), or None."""
-    global _kiwi, _kiwi_missing
-    if _kiwi is not None or _kiwi_missing:
-        return _kiwi
-    with _lock:
-        if _kiwi is None and not _kiwi_missing:
-            try:
-                from kiwipiepy import Kiwi
-            except ImportError:
-                _kiwi_missing = True
-                return None
-            _kiwi = Kiwi()
-    return _kiwi
+    try:
+        from kiwipiepy import Kiwi
+    except ImportError:
+        return None
+    return Kiwi()
 
 
 def analyzer_name() -> str:
