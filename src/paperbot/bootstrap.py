@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from paperbot.config import Settings
-from paperbot.ports import Repository
+from paperbot.ports import Repository, Source, Summarizer
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(slots=True)
@@ -16,17 +20,29 @@ class Services:
 
     settings: Settings
     repository: Repository
+    http: httpx.AsyncClient
+    sources: list[Source]
+    summarizer: Summarizer
 
 
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the database (schema must be at head) and everything else; close them all on exit."""
+    """Open the database, the shared HTTP client, the sources and the summariser; close them all on exit."""
+    from paperbot.httpclient import make_http_client
+    from paperbot.sources.registry import build_sources
     from paperbot.store.engine import create_engine
     from paperbot.store.sql import SqlRepository
+    from paperbot.summarize.registry import build_summarizer
 
-    engine = create_engine(settings.database_url)
-    repository = SqlRepository(engine, owns_engine=True)
-    try:
-        yield Services(settings=settings, repository=repository)
-    finally:
-        await repository.close()
+    async with AsyncExitStack() as stack:
+        repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
+        stack.push_async_callback(repository.close)
+        http = make_http_client(settings)
+        stack.push_async_callback(http.aclose)
+        yield Services(
+            settings=settings,
+            repository=repository,
+            http=http,
+            sources=build_sources(settings, http),
+            summarizer=build_summarizer(settings, http, repository),
+        )
