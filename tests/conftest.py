@@ -77,6 +77,8 @@ class PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     reason = _postgres_unavailable()
     if reason:
+        if os.environ.get("PAPERBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PAPERBOT_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
     server = PostgresServer()
     yield server
