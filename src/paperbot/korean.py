@@ -76,6 +76,7 @@ _FALLBACK_SUFFIXES = tuple(
     )
 )
 
+
 @lru_cache(maxsize=1)
 def _get_kiwi() -> Any:
     """The shared Kiwi instance (loading takes about two seconds, so it happens once), or None."""
