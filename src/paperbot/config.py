@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from paperbot.errors import ConfigError
@@ -52,6 +52,20 @@ def normalize_database_url(url: str) -> str:
     return f"{scheme}://{rest}"
 
 
+class SourceConfig(BaseModel):
+    """One ``[[sources]]`` table: a new source, or ``name`` of a built-in to override or disable (issue 3)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    type: str | None = None
+    url: str | None = None
+    title: str | None = None
+    enabled: bool = True
+    first_fetch_limit: int | None = Field(None, ge=0)
+    link_pattern: str | None = None
+
+
 class Settings(BaseSettings):
     """All of paperbot's settings. Field ``x`` is ``PAPERBOT_X`` in the environment and ``x`` in the TOML file."""
 
@@ -74,9 +88,19 @@ class Settings(BaseSettings):
     # --- sources (issue 3) --------------------------------------------------------------------------------------
     hf_base_url: str = Field("https://huggingface.co", description="base URL of the Hugging Face Hub")
     allow_private_networks: bool = Field(False, description="allow feeds on private/loopback addresses")
-    sources: list[dict[str, Any]] = Field(
+    sources: list[SourceConfig] = Field(
         default_factory=list, description="extra or overridden sources ([[sources]] tables)"
     )
+    http_timeout: float = Field(20.0, gt=0, description="seconds to connect / read / write one HTTP request")
+    http_contact: str | None = Field(None, description="contact (URL or e-mail) added to the User-Agent")
+    http_max_bytes: int = Field(10_000_000, ge=1024, description="largest response body accepted, in bytes")
+    http_retries: int = Field(3, ge=1, le=10, description="attempts per request (429/5xx/network errors)")
+    http_retry_max_wait: float = Field(60.0, ge=0, description="longest wait between attempts (caps Retry-After)")
+    http_host_interval: float = Field(1.0, ge=0, description="minimum seconds between requests to one host")
+    source_deadline: float = Field(120.0, gt=0, description="overall seconds one source may take per collect")
+    source_degraded_after: int = Field(3, ge=1, description="consecutive failures before a source is degraded")
+    feed_first_fetch_limit: int = Field(3, ge=0, description="newest posts published on a feed's first fetch")
+    hf_refresh_days: int = Field(3, ge=0, le=30, description="days whose HF upvotes are refreshed on schedule")
 
     # --- summaries (issue 4) ------------------------------------------------------------------------------------
     llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"

@@ -7,6 +7,7 @@ The repository is split by concern (each Protocol small); ``Repository`` is all 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
@@ -30,12 +31,38 @@ from paperbot.domain import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of a source brought back.
+
+    ``not_modified`` is a 304 (nothing new, not a failure). ``etag``/``last_modified`` are the validators to store
+    for the next conditional GET. ``skipped`` counts malformed entries that were logged and left out.
+    ``not_ready`` means the source answered but the day is still filling (HF: empty or one paper early in the day).
+    """
+
+    items: list[Item] = field(default_factory=list)
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    skipped: int = 0
+    not_ready: bool = False
+
+
 class Source(Protocol):
-    """Something that yields items for a day (HF Daily Papers, a blog feed, a scraper)."""
+    """Something that yields items for a day (HF Daily Papers, a blog feed, a scraper).
+
+    ``state`` carries the stored conditional-GET validators and tells a feed whether this is its first fetch
+    (``last_success_at is None``): then it marks all but its newest few entries ``extra["backlog"] = True``.
+    Failures raise :class:`paperbot.errors.SourceError` (``ParseError`` for layout drift).
+    """
 
     name: str
 
-    async def fetch(self, day: date) -> list[Item]: ...
+    async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult: ...
+
+    async def fetch_one(self, external_id: str) -> Item | None:
+        """One item by id (HF: ``/api/papers/{id}``); None when unknown or the source cannot look items up."""
+        ...
 
 
 class Summarizer(Protocol):

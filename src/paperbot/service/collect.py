@@ -1,0 +1,202 @@
+"""The collect use case: fetch every source concurrently, store what is new, keep each source's health.
+
+Pure of I/O libraries: sources and the repository are ports. One source failing (an exception, its deadline)
+never stops the others; its failure is recorded in its :class:`SourceState` and in the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from paperbot.domain import Item, ItemKind, SourceState, utcnow
+from paperbot.errors import PaperbotError
+from paperbot.ports import FetchResult, Repository, Source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEADLINE = 120.0
+DEFAULT_DEGRADED_AFTER = 3
+_ERROR_LIMIT = 500
+
+
+class SourceStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    NOT_MODIFIED = "not_modified"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedItem:
+    """An item as stored (``item.id`` set), and whether this collect inserted it."""
+
+    item: Item
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    name: str
+    status: SourceStatus
+    error: str | None = None
+    fetched: int = 0
+    new: int = 0
+    skipped: int = 0
+    not_ready: bool = False
+    consecutive_failures: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not SourceStatus.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class CollectReport:
+    day: date
+    items: list[CollectedItem] = field(default_factory=list)
+    sources: list[SourceOutcome] = field(default_factory=list)
+
+    @property
+    def new_items(self) -> list[Item]:
+        return [entry.item for entry in self.items if entry.new]
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [outcome for outcome in self.sources if outcome.status is SourceStatus.FAILED]
+
+    def outcome(self, name: str) -> SourceOutcome | None:
+        return next((outcome for outcome in self.sources if outcome.name == name), None)
+
+
+def is_degraded(state: SourceState | None, threshold: int = DEFAULT_DEGRADED_AFTER) -> bool:
+    """A source is degraded after ``threshold`` consecutive failures (shown by ``paperbot sources``)."""
+    return state is not None and state.consecutive_failures >= threshold
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "deadline exceeded"
+    text = str(exc) or type(exc).__name__
+    if not isinstance(exc, PaperbotError):
+        text = f"{type(exc).__name__}: {text}"
+    return text[:_ERROR_LIMIT]
+
+
+async def _fetch(source: Source, day: date, state: SourceState | None, deadline: float) -> FetchResult:
+    limit = getattr(source, "deadline", None)
+    async with asyncio.timeout(limit if isinstance(limit, int | float) else deadline):
+        return await source.fetch(day, state=state)
+
+
+async def collect(
+    repository: Repository,
+    sources: Sequence[Source],
+    *,
+    day: date,
+    only: Sequence[str] | None = None,
+    now: datetime | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+) -> CollectReport:
+    """Fetch ``sources`` (or those named in ``only``) for ``day`` and store new items.
+
+    Existing papers get their upvotes refreshed. Per source the report says ok / failed / not_modified, with the
+    error; per item whether it was new. ``deadline`` applies to sources that do not carry their own ``deadline``.
+    """
+    started = now or utcnow()
+    chosen = [source for source in sources if only is None or source.name in only]
+    states = {source.name: await repository.get_source_state(source.name) for source in chosen}
+    results = await asyncio.gather(
+        *(_fetch(source, day, states[source.name], deadline) for source in chosen), return_exceptions=True
+    )
+    report = CollectReport(day=day)
+    for source, result in zip(chosen, results, strict=True):
+        state = states[source.name] or SourceState(name=source.name)
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):  # CancelledError, KeyboardInterrupt: not ours to swallow
+                raise result
+            error = _describe(result)
+            failures = state.consecutive_failures + 1
+            await repository.save_source_state(
+                replace(state, last_attempt_at=started, consecutive_failures=failures, last_error=error)
+            )
+            log.warning("source failed", extra={"source": source.name, "error": error, "failures": failures})
+            report.sources.append(SourceOutcome(source.name, SourceStatus.FAILED, error, consecutive_failures=failures))
+            continue
+        success = replace(
+            state,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            last_attempt_at=started,
+            last_success_at=started,
+            consecutive_failures=0,
+            last_error=None,
+        )
+        if result.not_modified:
+            await repository.save_source_state(success)
+            report.sources.append(SourceOutcome(source.name, SourceStatus.NOT_MODIFIED))
+            continue
+        stored = await _store(repository, result.items, report)
+        # Validators are saved only once the items are stored, so a crash in between re-fetches instead of losing.
+        await repository.save_source_state(success)
+        outcome = SourceOutcome(
+            source.name,
+            SourceStatus.OK,
+            fetched=len(result.items),
+            new=stored,
+            skipped=result.skipped,
+            not_ready=result.not_ready,
+        )
+        log.info(
+            "source collected",
+            extra={"source": source.name, "fetched": outcome.fetched, "new": stored, "skipped": outcome.skipped},
+        )
+        report.sources.append(outcome)
+    return report
+
+
+async def _store(repository: Repository, items: list[Item], report: CollectReport) -> int:
+    new = 0
+    for fresh, stored in zip(items, await repository.add_items(items), strict=True):
+        item = stored.value
+        if stored.created:
+            new += 1
+        else:
+            item = await _refresh_upvotes(repository, item, fresh)
+        report.items.append(CollectedItem(item, stored.created))
+    return new
+
+
+async def _refresh_upvotes(repository: Repository, existing: Item, fresh: Item) -> Item:
+    """Papers keep gaining upvotes for days: store the newer count with its capture time."""
+    if (
+        existing.kind is not ItemKind.PAPER
+        or existing.id is None
+        or fresh.upvotes_captured_at is None
+        or (existing.upvotes_captured_at is not None and fresh.upvotes_captured_at <= existing.upvotes_captured_at)
+    ):
+        return existing
+    await repository.update_upvotes(existing.id, fresh.upvotes, fresh.upvotes_captured_at)
+    return replace(existing, upvotes=fresh.upvotes, upvotes_captured_at=fresh.upvotes_captured_at)
+
+
+async def refresh_recent(
+    repository: Repository,
+    sources: Sequence[Source],
+    *,
+    today: date,
+    days: int,
+    only: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> list[CollectReport]:
+    """Re-collect the last ``days`` days (oldest first) so late-rising papers get their upvotes refreshed.
+
+    Meant for the scheduler, with ``only`` naming the paper sources (blogs have no per-day listing).
+    """
+    return [
+        await collect(repository, sources, day=today - timedelta(days=offset), only=only, now=now)
+        for offset in range(days, 0, -1)
+    ]

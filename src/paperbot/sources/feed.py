@@ -1,0 +1,229 @@
+"""RSS/Atom blog feeds: httpx fetches the bytes (conditional GET), feedparser only parses them.
+
+Posts dedup on the entry's guid/id, else on the canonical link. On a feed's first successful fetch every entry
+is recorded, but all except the newest ``first_fetch_limit`` carry ``extra["backlog"] = True`` so adding a blog
+never floods a channel.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import feedparser
+
+from paperbot.domain import Item, ItemKind, SourceState, utcnow
+from paperbot.errors import ParseError
+from paperbot.ports import FetchResult
+from paperbot.sources.fetch import Fetcher, Response
+from paperbot.sources.text import canonical_url, clean_text, html_to_text, safe_http_url, utc_day
+
+log = logging.getLogger(__name__)
+
+EXCERPT_LIMIT = 2000
+_MAX_ID = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    items: list[Item]
+    entries: int
+    skipped: int
+    title: str = ""
+
+
+def _struct_to_datetime(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC) if value else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _entry_id(guid: str | None, link: str | None) -> str | None:
+    """The dedup key: the guid (hashed when huge), else the canonical link."""
+    if guid:
+        return guid if len(guid) <= _MAX_ID else "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
+    return canonical_url(link) if link else None
+
+
+def _thumbnail(entry: Mapping[str, Any], base: str | None) -> str | None:
+    for key in ("media_thumbnail", "media_content"):
+        media = entry.get(key)
+        if isinstance(media, list):
+            for candidate in media:
+                if isinstance(candidate, Mapping):
+                    medium = str(candidate.get("medium") or candidate.get("type") or "image")
+                    if "image" in medium and (url := safe_http_url(candidate.get("url"), base=base)):
+                        return url
+    for enclosure in entry.get("enclosures") or []:
+        is_image = isinstance(enclosure, Mapping) and str(enclosure.get("type", "")).startswith("image/")
+        if is_image and (url := safe_http_url(enclosure.get("href"), base=base)):
+            return url
+    return None
+
+
+def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors") or []:
+        if isinstance(author, Mapping) and (name := clean_text(author.get("name"), limit=200)):
+            names.append(name)
+    if not names and (single := clean_text(entry.get("author"), limit=200)):
+        names.append(single)
+    return tuple(dict.fromkeys(names))
+
+
+def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, base: str | None) -> Item:
+    """One feedparser entry to an Item; ParseError when it has no usable link or title."""
+    link = safe_http_url(entry.get("link"), base=base)
+    if link is None:
+        for alternate in entry.get("links") or []:
+            if isinstance(alternate, Mapping) and alternate.get("rel", "alternate") == "alternate":
+                link = safe_http_url(alternate.get("href"), base=base)
+                if link:
+                    break
+    guid = clean_text(entry.get("id"), limit=10_000) or None
+    external_id = _entry_id(guid, link)
+    if link is None:
+        link = safe_http_url(guid)  # many feeds use the permalink as guid
+    if link is None or external_id is None:
+        raise ParseError("feed entry without a usable link")
+    title = html_to_text(entry.get("title"), limit=500)
+    if not title:
+        raise ParseError(f"feed entry {link} has no title")
+    summary = entry.get("summary")
+    if not summary and isinstance(entry.get("content"), list) and entry["content"]:
+        first = entry["content"][0]
+        summary = first.get("value") if isinstance(first, Mapping) else None
+    published = _struct_to_datetime(entry.get("published_parsed")) or _struct_to_datetime(entry.get("updated_parsed"))
+    tags = [clean_text(tag.get("term"), limit=60) for tag in entry.get("tags") or [] if isinstance(tag, Mapping)]
+    extra: dict[str, Any] = {}
+    if tags := [tag for tag in tags if tag][:20]:
+        extra["categories"] = tags
+    if guid:
+        extra["guid"] = guid[:_MAX_ID]
+    return Item(
+        source=source,
+        external_id=external_id,
+        kind=ItemKind.POST,
+        title=title,
+        url=link,
+        day=utc_day(published, fetched_at.date()),
+        authors=_authors(entry),
+        abstract=html_to_text(summary, limit=EXCERPT_LIMIT),
+        thumbnail_url=_thumbnail(entry, base),
+        published_at=published,
+        extra=extra,
+    )
+
+
+def parse_feed(content: bytes, *, source: str, fetched_at: datetime, base: str | None = None) -> ParsedFeed:
+    """Parse RSS/Atom bytes. Zero entries from a non-empty body is a ParseError (layout drift, an HTML page…)."""
+    if not isinstance(content, bytes):
+        raise ParseError("feed content must be bytes")
+    if not content.strip():
+        raise ParseError("empty feed body")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # feedparser warns on odd encodings; bozo tells us instead
+            parsed = feedparser.parse(content, resolve_relative_uris=False, sanitize_html=True)
+    except Exception as exc:  # feedparser can raise nearly anything on hostile input; wrap at the adapter
+        raise ParseError(f"feed parser failed: {type(exc).__name__}") from None
+    entries: Sequence[Any] = parsed.get("entries") or []
+    if not entries:
+        reason = parsed.get("bozo_exception")
+        raise ParseError(f"no entries in the feed{f' ({type(reason).__name__})' if reason else ''}")
+    feed_info = parsed.get("feed") or {}
+    base = safe_http_url(feed_info.get("link")) or base
+    items: list[Item] = []
+    skipped = 0
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, Mapping):
+                raise ParseError("entry is not a mapping")
+            item = parse_entry(entry, source=source, fetched_at=fetched_at, base=base)
+        except ParseError as exc:
+            skipped += 1
+            log.warning("skipped a malformed feed entry", extra={"source": source, "index": index, "error": str(exc)})
+            continue
+        if item.external_id not in seen:
+            seen.add(item.external_id)
+            items.append(item)
+    if not items:
+        raise ParseError(f"none of the {len(entries)} feed entries could be parsed")
+    return ParsedFeed(items, len(entries), skipped, clean_text(feed_info.get("title"), limit=200))
+
+
+def mark_backlog(items: list[Item], state: SourceState | None, limit: int) -> list[Item]:
+    """On a first fetch (no earlier success) keep the newest ``limit`` items postable; flag the rest as backlog."""
+    if state is not None and state.last_success_at is not None:
+        return items
+    epoch = datetime.min.replace(tzinfo=UTC)
+    order = sorted(range(len(items)), key=lambda i: (items[i].published_at or epoch, -i), reverse=True)
+    postable = set(order[:limit])
+    return [
+        item if index in postable else replace(item, extra={**item.extra, "backlog": True})
+        for index, item in enumerate(items)
+    ]
+
+
+def conditional_headers(state: SourceState | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if state is not None and state.etag:
+        headers["If-None-Match"] = state.etag
+    if state is not None and state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def not_modified_result(response: Response, state: SourceState | None) -> FetchResult:
+    return FetchResult(
+        not_modified=True,
+        etag=response.headers.get("etag") or (state.etag if state else None),
+        last_modified=response.headers.get("last-modified") or (state.last_modified if state else None),
+    )
+
+
+class FeedSource:
+    """The ``feed`` source: one RSS or Atom feed."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        name: str,
+        url: str,
+        title: str | None = None,
+        first_fetch_limit: int = 3,
+        deadline: float = 120.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.title = title or name
+        self.fetcher = fetcher
+        self.first_fetch_limit = first_fetch_limit
+        self.deadline = deadline
+        self.clock = clock
+
+    async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult:
+        response = await self.fetcher.get(self.url, headers=conditional_headers(state))
+        if response.not_modified:
+            return not_modified_result(response, state)
+        parsed = parse_feed(response.content, source=self.name, fetched_at=self.clock(), base=response.url)
+        items = [replace(item, extra={**item.extra, "feed_title": self.title}) for item in parsed.items]
+        return FetchResult(
+            items=mark_backlog(items, state, self.first_fetch_limit),
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            skipped=parsed.skipped,
+        )
+
+    async def fetch_one(self, external_id: str) -> Item | None:
+        return None

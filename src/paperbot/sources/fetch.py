@@ -1,0 +1,201 @@
+"""Polite fetching on top of the shared client: per-host pacing, retries, size cap, checked redirects.
+
+Every source goes through a :class:`Fetcher`. It turns every httpx failure into a :class:`SourceError`, so the
+layers above never see a foreign exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import stamina
+
+from paperbot.config import Settings
+from paperbot.errors import SourceError
+from paperbot.httpclient import check_url
+
+log = logging.getLogger(__name__)
+
+#: Hosts with a stricter pace than the default (seconds between requests). arXiv asks for one per 3 s.
+HOST_INTERVALS: Mapping[str, float] = {"export.arxiv.org": 3.0, "arxiv.org": 3.0}
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A fully read response (body capped), after redirects."""
+
+    url: str
+    status: int
+    content: bytes
+    headers: Mapping[str, str]
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+class HttpStatusError(SourceError):
+    """A non-success status after retries."""
+
+    def __init__(self, url: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status} from {url}")
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class HostPacer:
+    """Keeps at least ``interval`` seconds between the starts of two requests to the same host."""
+
+    def __init__(self, default_interval: float, overrides: Mapping[str, float] | None = None) -> None:
+        self.default_interval = default_interval
+        self.overrides = dict(HOST_INTERVALS if overrides is None else overrides)
+        self._next: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def interval(self, host: str) -> float:
+        return self.overrides.get(host, self.default_interval)
+
+    async def wait(self, host: str) -> None:
+        lock = self._locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            now = time.monotonic()
+            ready = self._next.get(host, now)
+            if ready > now:
+                await asyncio.sleep(ready - now)
+                now = time.monotonic()
+            self._next[host] = now + self.interval(host)
+
+
+class Fetcher:
+    """GET with pacing, retries (honouring Retry-After), a size cap and SSRF-checked manual redirects."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        max_bytes: int = 10_000_000,
+        attempts: int = 3,
+        retry_max_wait: float = 60.0,
+        host_interval: float = 1.0,
+        allow_private: bool = False,
+        host_intervals: Mapping[str, float] | None = None,
+    ) -> None:
+        self.http = http
+        self.max_bytes = max_bytes
+        self.attempts = attempts
+        self.retry_max_wait = retry_max_wait
+        self.allow_private = allow_private
+        self.pacer = HostPacer(host_interval, host_intervals)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> Fetcher:
+        return cls(
+            http,
+            max_bytes=settings.http_max_bytes,
+            attempts=settings.http_retries,
+            retry_max_wait=settings.http_retry_max_wait,
+            host_interval=settings.http_host_interval,
+            allow_private=settings.allow_private_networks,
+        )
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        """stamina hook: retry transport errors and 429/5xx; wait what Retry-After says (capped)."""
+        if isinstance(exc, HttpStatusError):
+            if exc.status not in RETRY_STATUSES:
+                return False
+            if exc.retry_after is not None:
+                return min(exc.retry_after, self.retry_max_wait)
+            return True
+        return isinstance(exc, httpx.TransportError)
+
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        trusted_origins: frozenset[str] = frozenset(),
+    ) -> Response:
+        """GET ``url``; 2xx and 304 come back, anything else raises :class:`SourceError` after retries."""
+        try:
+            async for attempt in stamina.retry_context(
+                on=self._backoff,
+                attempts=self.attempts,
+                timeout=None,
+                wait_initial=0.5,
+                wait_max=self.retry_max_wait,
+            ):
+                with attempt:
+                    return await self._get_once(url, headers or {}, trusted_origins)
+        except httpx.TimeoutException as exc:
+            raise SourceError(f"timed out fetching {url} ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise SourceError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable: retry_context always runs at least once")  # pragma: no cover
+
+    async def _get_once(self, url: str, headers: Mapping[str, str], trusted_origins: frozenset[str]) -> Response:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            await check_url(current, allow_private=self.allow_private, trusted_origins=trusted_origins)
+            await self.pacer.wait(urlsplit(current).hostname or "")
+            request = self.http.build_request("GET", current, headers=dict(headers))
+            response = await self.http.send(request, stream=True)
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise SourceError(f"redirect without Location from {current}")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code == 304 or response.is_success:
+                    content = await self._read_capped(response, current)
+                    return Response(current, response.status_code, content, dict(response.headers))
+                raise HttpStatusError(
+                    current, response.status_code, parse_retry_after(response.headers.get("retry-after"))
+                )
+            finally:
+                await response.aclose()
+        raise SourceError(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise SourceError(f"{url} is {declared} bytes, over the {self.max_bytes}-byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise SourceError(f"{url} is over the {self.max_bytes}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)

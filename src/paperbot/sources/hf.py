@@ -1,0 +1,306 @@
+"""Hugging Face Daily Papers: the ``api/daily_papers`` JSON, the listing page's embedded JSON as a fallback,
+and ``api/papers/{id}`` for single papers.
+
+The format drifted a lot between 2024 and 2026 (``mediaUrl`` → ``thumbnail``, ``submittedOnDailyAt``,
+``ai_summary``, ``organization`` …): every field is read with a default, a malformed entry is skipped and logged,
+and only :class:`paperbot.errors.ParseError` leaves the parsers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+from paperbot.config import Settings
+from paperbot.domain import Item, ItemKind, SourceState, utcnow
+from paperbot.errors import ParseError, SourceError
+from paperbot.httpclient import origin
+from paperbot.ports import FetchResult
+from paperbot.sources.fetch import Fetcher, HttpStatusError
+from paperbot.sources.text import clean_text, parse_iso_datetime, safe_http_url, utc_day
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "hf_daily"
+PAGE_SIZE = 100
+MAX_PAGES = 20
+#: Where users read a paper; independent of the configured API base (which tests and mirrors change).
+HF_PUBLIC_URL = "https://huggingface.co"
+_ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})$")
+_MAX_AUTHORS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """Items parsed from one response, how many entries it had, how many were skipped."""
+
+    items: list[Item]
+    entries: int
+    skipped: int
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return max(0, value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+        return int(value.strip())
+    return None
+
+
+def _name_of(value: Any) -> str | None:
+    """The display name of a user or organisation object (fullname, else name), or a plain string."""
+    if isinstance(value, Mapping):
+        return clean_text(_str(value.get("fullname")) or _str(value.get("name")), limit=200) or None
+    return clean_text(value, limit=200) or None
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names: list[str] = []
+    for author in value[:_MAX_AUTHORS]:
+        if isinstance(author, Mapping):
+            name = _str(author.get("name"))
+            user = author.get("user")
+            if name is None and isinstance(user, Mapping):
+                name = _str(user.get("fullname"))
+        else:
+            name = _str(author)
+        cleaned = clean_text(name, limit=200)
+        if cleaned:
+            names.append(cleaned)
+    return tuple(names)
+
+
+def _keywords(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [kw for kw in (clean_text(v, limit=100) for v in value[:50]) if kw]
+
+
+def parse_paper(
+    paper: Mapping[str, Any],
+    *,
+    day: date,
+    captured_at: datetime,
+    entry: Mapping[str, Any] | None = None,
+    source: str = SOURCE_NAME,
+) -> Item:
+    """Map one HF paper object (plus its daily-papers wrapper, if any) to an Item; ParseError if unusable."""
+    outer: Mapping[str, Any] = entry if entry is not None else {}
+    arxiv_id = _str(paper.get("id"))
+    if arxiv_id is None or not _ARXIV_ID.match(arxiv_id.strip()):
+        raise ParseError(f"paper without a valid arXiv id: {str(paper.get('id'))[:40]!r}")
+    arxiv_id = arxiv_id.strip()
+    title = clean_text(paper.get("title"), limit=1000) or clean_text(outer.get("title"), limit=1000)
+    if not title:
+        raise ParseError(f"paper {arxiv_id} has no title")
+    abstract = clean_text(paper.get("summary"), limit=20_000) or clean_text(outer.get("summary"), limit=20_000)
+    upvotes = _int(paper.get("upvotes"))
+    if upvotes is None:
+        upvotes = _int(outer.get("upvotes")) or 0
+    submitted_on_daily = parse_iso_datetime(paper.get("submittedOnDailyAt"))
+    thumbnail = safe_http_url(outer.get("thumbnail")) or safe_http_url(outer.get("mediaUrl"))
+    extra: dict[str, Any] = {"hf_url": f"{HF_PUBLIC_URL}/papers/{arxiv_id}"}
+    optional: dict[str, Any] = {
+        "ai_summary": clean_text(paper.get("ai_summary"), limit=2000) or None,
+        "ai_keywords": _keywords(paper.get("ai_keywords")) or None,
+        "github_repo": safe_http_url(paper.get("githubRepo")),
+        "github_stars": _int(paper.get("githubStars")),
+        "project_page": safe_http_url(paper.get("projectPage")),
+        "organization": _name_of(outer.get("organization")) or _name_of(paper.get("organization")),
+        "num_comments": _int(outer.get("numComments")),
+        "submitted_by": _name_of(outer.get("submittedBy")) or _name_of(paper.get("submittedOnDailyBy")),
+    }
+    extra.update({key: value for key, value in optional.items() if value is not None})
+    return Item(
+        source=source,
+        external_id=arxiv_id,
+        kind=ItemKind.PAPER,
+        title=title,
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        day=utc_day(submitted_on_daily, day),
+        authors=_authors(paper.get("authors")),
+        abstract=abstract,
+        thumbnail_url=thumbnail,
+        published_at=parse_iso_datetime(paper.get("publishedAt")),
+        upvotes=upvotes,
+        upvotes_captured_at=captured_at,
+        extra=extra,
+    )
+
+
+def parse_entries(data: Any, *, day: date, captured_at: datetime, source: str = SOURCE_NAME) -> ParsedPage:
+    """Parse a decoded ``api/daily_papers`` list. Bad entries are skipped and logged; a non-list is a ParseError."""
+    if isinstance(data, Mapping) and isinstance(data.get("dailyPapers"), list):
+        data = data["dailyPapers"]
+    if not isinstance(data, list):
+        detail = f": {clean_text(data.get('error'), limit=200)}" if isinstance(data, Mapping) else ""
+        raise ParseError(f"daily papers response is a {type(data).__name__}, not a list{detail}")
+    items: list[Item] = []
+    skipped = 0
+    for index, entry in enumerate(data):
+        try:
+            if not isinstance(entry, Mapping):
+                raise ParseError(f"entry is a {type(entry).__name__}")
+            paper = entry.get("paper")
+            if not isinstance(paper, Mapping):
+                raise ParseError("entry has no paper object")
+            items.append(parse_paper(paper, day=day, captured_at=captured_at, entry=entry, source=source))
+        except ParseError as exc:
+            skipped += 1
+            log.warning(
+                "skipped a malformed daily-papers entry", extra={"index": index, "day": str(day), "error": str(exc)}
+            )
+    return ParsedPage(items, len(data), skipped)
+
+
+def _decode_json(content: bytes | str) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ParseError(f"not JSON: {type(exc).__name__}") from None
+
+
+def parse_daily_papers(
+    content: bytes | str, *, day: date, captured_at: datetime, source: str = SOURCE_NAME
+) -> ParsedPage:
+    """Parse the raw body of ``GET /api/daily_papers``."""
+    return parse_entries(_decode_json(content), day=day, captured_at=captured_at, source=source)
+
+
+class _PropsFinder(HTMLParser):
+    """Collects ``data-props`` of elements whose ``data-target`` is wanted (html.parser unescapes both quotings)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.target = target
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        props = values.get("data-props")
+        if values.get("data-target") == self.target and props:
+            self.found.append(props)
+
+
+def embedded_props(page: bytes | str, target: str) -> Any:
+    """The decoded ``data-props`` JSON of the first ``data-target=target`` element of a Svelte-hydrated HF page."""
+    text = page.decode("utf-8", errors="replace") if isinstance(page, bytes) else page
+    finder = _PropsFinder(target)
+    try:
+        finder.feed(text)
+        finder.close()
+    except (AssertionError, ValueError) as exc:
+        raise ParseError(f"unparseable HTML: {exc}") from None
+    if not finder.found:
+        raise ParseError(f"no data-target={target!r} element in the page")
+    return _decode_json(finder.found[0])
+
+
+def parse_listing_page(page: bytes | str, *, day: date, captured_at: datetime, source: str = SOURCE_NAME) -> ParsedPage:
+    """Parse the daily listing page (``/papers/date/D``) through its ``DailyPapers`` props."""
+    props = embedded_props(page, "DailyPapers")
+    if not isinstance(props, Mapping) or not isinstance(props.get("dailyPapers"), list):
+        raise ParseError("DailyPapers props without a dailyPapers list")
+    return parse_entries(props["dailyPapers"], day=day, captured_at=captured_at, source=source)
+
+
+def parse_single_paper(content: bytes | str, *, captured_at: datetime, source: str = SOURCE_NAME) -> Item:
+    """Parse ``GET /api/papers/{id}`` (a bare paper object). The day is the Daily Papers day, else the arXiv day."""
+    data = _decode_json(content)
+    if not isinstance(data, Mapping):
+        raise ParseError(f"paper response is a {type(data).__name__}, not an object")
+    if "paper" in data and isinstance(data["paper"], Mapping):  # paper-page props shape
+        data = data["paper"]
+    fallback_day = utc_day(parse_iso_datetime(data.get("publishedAt")), captured_at.date())
+    return parse_paper(data, day=fallback_day, captured_at=captured_at, source=source)
+
+
+class HFDailySource:
+    """The ``hf_daily`` source: one day of Daily Papers, paged, with the listing page as a fallback."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        name: str = SOURCE_NAME,
+        base_url: str = HF_PUBLIC_URL,
+        deadline: float = 120.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.name = name
+        self.fetcher = fetcher
+        self.base_url = base_url.rstrip("/")
+        self.deadline = deadline
+        self.clock = clock
+        self._trusted = frozenset({origin(self.base_url)})
+
+    @classmethod
+    def from_settings(cls, settings: Settings, fetcher: Fetcher, *, name: str = SOURCE_NAME) -> HFDailySource:
+        return cls(fetcher, name=name, base_url=settings.hf_base_url, deadline=settings.source_deadline)
+
+    def api_url(self, day: date, page: int) -> str:
+        return f"{self.base_url}/api/daily_papers?date={day.isoformat()}&limit={PAGE_SIZE}&p={page}"
+
+    def listing_url(self, day: date) -> str:
+        return f"{self.base_url}/papers/date/{day.isoformat()}"
+
+    async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult:
+        captured_at = self.clock()
+        try:
+            items, skipped = await self._fetch_api(day, captured_at)
+        except SourceError as api_error:
+            log.warning(
+                "daily papers API failed, trying the listing page", extra={"day": str(day), "error": str(api_error)}
+            )
+            try:
+                response = await self.fetcher.get(self.listing_url(day), trusted_origins=self._trusted)
+                parsed = parse_listing_page(response.content, day=day, captured_at=captured_at, source=self.name)
+            except SourceError as page_error:
+                raise SourceError(f"API: {api_error}; listing page: {page_error}") from page_error
+            items, skipped = parsed.items, parsed.skipped
+        # Dedup across pages (a paper can move between pages while upvotes change).
+        unique = list({item.external_id: item for item in items}.values())
+        day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+        not_ready = len(unique) <= 1 and captured_at < day_end
+        return FetchResult(items=unique, skipped=skipped, not_ready=not_ready)
+
+    async def _fetch_api(self, day: date, captured_at: datetime) -> tuple[list[Item], int]:
+        items: list[Item] = []
+        skipped = 0
+        for page in range(MAX_PAGES):
+            response = await self.fetcher.get(self.api_url(day, page), trusted_origins=self._trusted)
+            parsed = parse_daily_papers(response.content, day=day, captured_at=captured_at, source=self.name)
+            if parsed.entries and not parsed.items:
+                raise ParseError(f"none of the {parsed.entries} entries on page {page} could be parsed")
+            items.extend(parsed.items)
+            skipped += parsed.skipped
+            if parsed.entries < PAGE_SIZE:
+                break
+        return items, skipped
+
+    async def fetch_one(self, external_id: str) -> Item | None:
+        if not _ARXIV_ID.match(external_id):
+            return None
+        try:
+            response = await self.fetcher.get(
+                f"{self.base_url}/api/papers/{external_id}", trusted_origins=self._trusted
+            )
+        except HttpStatusError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_single_paper(response.content, captured_at=self.clock(), source=self.name)
