@@ -109,6 +109,24 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_concurrency: int = Field(4, ge=1, le=64)
     llm_daily_budget_usd: float | None = Field(None, ge=0)
+    llm_auth_header: Literal["bearer", "api-key", "x-api-key", "none"] = Field(
+        "bearer", description="how the key is sent: Authorization: Bearer (OpenAI, vLLM…) or api-key (Azure)"
+    )
+    llm_api_version: str | None = Field(None, description="api-version query parameter (Azure); anthropic-version")
+    llm_structured_output: Literal["json_schema", "json_object", "none"] = Field(
+        "json_schema", description="response_format sent to openai_compat (anthropic: json_schema uses a tool)"
+    )
+    llm_max_tokens_param: str = Field("max_tokens", description="max_tokens or max_completion_tokens")
+    llm_max_tokens: int = Field(1200, ge=64, le=32_000)
+    llm_temperature: float | None = Field(0.2, ge=0, le=2, description="omitted from the request when unset")
+    llm_extra_body: dict[str, Any] = Field(default_factory=dict, description="extra fields merged into each request")
+    llm_timeout: float = Field(60.0, gt=0, description="seconds one LLM request may take")
+    llm_repair_retries: int = Field(1, ge=0, le=3, description="retries after a rejected or failed answer")
+    llm_max_retry_after: float = Field(30.0, ge=0, description="longest Retry-After honoured before falling back")
+    llm_max_input_chars: int = Field(4000, ge=200, description="abstracts are cut to this many characters")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="USD per million tokens (input, output) by model; adds to the built-ins"
+    )
 
     # --- platforms (issues 6, 7) --------------------------------------------------------------------------------
     discord_token: SecretStr | None = None

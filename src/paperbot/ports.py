@@ -66,9 +66,28 @@ class Source(Protocol):
 
 
 class Summarizer(Protocol):
-    """Turns an item into Korean bullets (LLM back-ends or the offline extractive one)."""
+    """Turns an item into Korean bullets (LLM back-ends or the offline extractive one).
+
+    ``summarize`` never drops an item: a back-end whose answer fails validation returns the offline summary with
+    ``fallback_reason`` set. ``cache_key`` is (input_hash, prompt_version, model), so a caller can look a stored
+    summary up before paying for a new one; ``fallback`` is the offline summary without any model call (used when
+    the daily budget is spent).
+    """
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def daily_budget_usd(self) -> float | None: ...
+
+    def cache_key(self, item: Item) -> tuple[str, str, str]: ...
 
     async def summarize(self, item: Item) -> Summary: ...
+
+    async def fallback(self, item: Item, reason: str) -> Summary: ...
 
 
 class Publisher(Protocol):

@@ -1,0 +1,211 @@
+"""The offline summariser: deterministic, extractive, no network, no key. It is also every fallback.
+
+For a paper it picks the abstract's key sentences (background, method, result) and sets each, verbatim, inside a
+fixed Korean frame: every quote is a substring of the (whitespace-normalised) abstract. For a blog post it says
+whether the post is research or a product announcement and quotes its key sentences. Sentences that could ping,
+link or format anything (URLs, ``@``, angle brackets, markdown) or that hide control characters are never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from paperbot.domain import Item, ItemKind, Summary
+from paperbot.summarize.gate import OFFLINE_RULES, check
+from paperbot.summarize.posts import PostKind, classify_post
+from paperbot.summarize.text import collapse_ws, has_hidden_characters, input_hash, split_sentences
+
+OFFLINE_BACKEND = "offline"
+OFFLINE_MODEL = "offline"
+OFFLINE_PROMPT_VERSION = "offline-1"
+
+MAX_QUOTE_CHARS = 230
+MIN_SENTENCE_CHARS = 25
+
+_UNSAFE_RE = re.compile(
+    r"(?i)[<>`*@\uff20|\[\]{}\\]|~~|__|&[a-z]+;|&#\d+;|\b[a-z][a-z0-9+.-]*://|\bwww\.|"
+    r"\b[a-z0-9-]+\.(?:com|org|net|io|ai|dev|co|kr|gg|ly|me|app|xyz|info|to)\b"
+)
+_BACKGROUND_CUES = re.compile(
+    r"(?i)\b(?:however|challeng\w*|remain\w*|limit\w*|bottleneck|despite|struggl\w*|lack\w*|problem\w*|"
+    r"costly|difficult\w*|existing|prior|current|recent(?:ly)?|increasingly|although|while|suffer\w*)\b"
+)
+_METHOD_CUES = re.compile(
+    r"(?i)\b(?:we (?:propose|introduce|present|develop|design|build|describe|release)|this (?:paper|work)|"
+    r"in this (?:paper|work)|our (?:approach|method|framework|model|system)|is (?:introduced|proposed)|"
+    r"propos\w*|introduc\w*|framework|method|approach|novel)\b"
+)
+_RESULT_CUES = re.compile(
+    r"(?i)\b(?:experiments?|results?|show\w*|demonstrat\w*|outperform\w*|achiev\w*|improv\w*|"
+    r"state-of-the-art|sota|surpass\w*|benchmarks?|evaluation|significant\w*|gains?|reduc\w*|faster)\b|%"
+)
+_RELEASE_CUES = re.compile(
+    r"(?i)\b(?:code|models?|data|weights) (?:is|are|will be) (?:publicly )?(?:available|released)"
+)
+
+#: Frames per role: quote first, then a formal "~니다." verb. The quote keeps its own words.
+_PAPER_FRAMES = {
+    "background": "배경으로 “{q}”라고 설명합니다.",
+    "method": "제안 내용을 “{q}”라고 소개합니다.",
+    "method2": "방법의 세부로 “{q}”라고 설명합니다.",
+    "result": "결과로 “{q}”라고 보고합니다.",
+    "result2": "또한 “{q}”라고 보고합니다.",
+    "release": "공개 계획으로 “{q}”라고 밝힙니다.",
+    "other": "또한 “{q}”라고 덧붙입니다.",
+}
+_POST_LEAD = {
+    PostKind.RESEARCH: "연구 내용을 소개하는 글입니다.",
+    PostKind.PRODUCT: "새 제품이나 기능을 알리는 발표 글입니다.",
+}
+_POST_FRAMES = {
+    PostKind.RESEARCH: ("핵심 내용으로 “{q}”라고 소개합니다.", "또한 “{q}”라고 설명합니다."),
+    PostKind.PRODUCT: ("발표 내용으로 “{q}”라고 알립니다.", "또한 “{q}”라고 설명합니다."),
+}
+NO_ABSTRACT_PAPER = "초록이 제공되지 않아 제목만 전합니다."
+NO_ABSTRACT_POST = "본문 발췌가 없어 제목만 전합니다."
+NO_SAFE_QUOTE = "초록에서 그대로 옮길 만한 문장을 찾지 못해 제목만 전합니다."
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    index: int
+    text: str
+
+
+def _quote(sentence: str) -> str:
+    """The sentence without its final period, cut at a clause boundary when too long (still a substring)."""
+    quote = sentence.rstrip(" .")
+    if len(quote) <= MAX_QUOTE_CHARS:
+        return quote
+    head = quote[:MAX_QUOTE_CHARS]
+    for mark in ("; ", ", ", " — ", ": ", " ("):
+        cut = head.rfind(mark)
+        if cut >= MAX_QUOTE_CHARS // 2:
+            return head[:cut].rstrip(" ,;:")
+    return head[: head.rfind(" ")].rstrip(" ,;:")
+
+
+def _safe_sentences(abstract: str) -> list[_Sentence]:
+    text = collapse_ws(abstract)
+    sentences = []
+    for index, sentence in enumerate(split_sentences(text)):
+        if len(sentence) < MIN_SENTENCE_CHARS or _UNSAFE_RE.search(sentence) or has_hidden_characters(sentence):
+            continue
+        if "“" in sentence or "”" in sentence:
+            continue  # our frames use these quotes
+        sentences.append(_Sentence(index, sentence))
+    return sentences
+
+
+def _pick_paper(sentences: list[_Sentence]) -> list[tuple[str, _Sentence]]:
+    """(role, sentence) pairs in abstract order: one background, one or two method, one or two result sentences."""
+    if not sentences:
+        return []
+    chosen: dict[int, str] = {}
+
+    def best(cue: re.Pattern[str], *, prefer_numbers: bool = False) -> _Sentence | None:
+        scored = [
+            (len(cue.findall(s.text)) + (2 if prefer_numbers and re.search(r"\d", s.text) else 0), -s.index, s)
+            for s in sentences
+            if s.index not in chosen and cue.search(s.text)
+        ]
+        return max(scored, key=lambda entry: (entry[0], entry[1]))[2] if scored else None
+
+    method = best(_METHOD_CUES)
+    if method is not None:
+        chosen[method.index] = "method"
+    result = best(_RESULT_CUES, prefer_numbers=True)
+    if result is not None and (method is None or result.index > method.index or len(sentences) <= 3):
+        chosen[result.index] = "result"
+    first = sentences[0]
+    if first.index not in chosen and (method is None or first.index < method.index):
+        chosen[first.index] = "background"
+    elif (background := best(_BACKGROUND_CUES)) is not None and (method is None or background.index < method.index):
+        chosen[background.index] = "background"
+    release = next((s for s in sentences if s.index not in chosen and _RELEASE_CUES.search(s.text)), None)
+    if release is not None:
+        chosen[release.index] = "release"
+    extra_method = best(_METHOD_CUES)
+    if extra_method is not None and len(chosen) < 5 and method is not None and extra_method.index > method.index:
+        chosen[extra_method.index] = "method"
+    extra_result = best(_RESULT_CUES, prefer_numbers=True)
+    if extra_result is not None and len(chosen) < 5 and "result" in chosen.values():
+        chosen[extra_result.index] = "result"
+    for sentence in sentences:  # short abstracts: fill up to three in order
+        if len(chosen) >= 3:
+            break
+        chosen.setdefault(sentence.index, "other")
+    by_index = {s.index: s for s in sentences}
+    return [(chosen[index], by_index[index]) for index in sorted(chosen)]
+
+
+def paper_bullets(item: Item) -> list[str]:
+    if not item.abstract.strip():
+        return [NO_ABSTRACT_PAPER]
+    picked = _pick_paper(_safe_sentences(item.abstract))
+    if not picked:
+        return [NO_SAFE_QUOTE]
+    bullets = []
+    seen: set[str] = set()
+    for role, sentence in picked:
+        frame = f"{role}2" if role in seen and f"{role}2" in _PAPER_FRAMES else role
+        seen.add(role)
+        bullets.append(_PAPER_FRAMES[frame].format(q=_quote(sentence.text)))
+    return bullets
+
+
+def post_bullets(item: Item) -> list[str]:
+    kind = classify_post(item)
+    lead = _POST_LEAD[kind]
+    if not item.abstract.strip():
+        return [lead, NO_ABSTRACT_POST]
+    sentences = _safe_sentences(item.abstract)[:4]
+    first_frame, next_frame = _POST_FRAMES[kind]
+    quoted = [
+        (first_frame if position == 0 else next_frame).format(q=_quote(sentence.text))
+        for position, sentence in enumerate(sentences)
+    ]
+    return [lead, *quoted] if quoted else [lead, NO_SAFE_QUOTE]
+
+
+def offline_bullets(item: Item) -> list[str]:
+    """The offline summary's bullets for ``item``; deterministic, always within the offline gate."""
+    bullets = paper_bullets(item) if item.kind is ItemKind.PAPER else post_bullets(item)
+    result = check(bullets, title=item.title, abstract=collapse_ws(item.abstract), rules=OFFLINE_RULES)
+    if not result.ok:
+        # Should not happen (quotes are filtered for safety); never let an unsafe quote through regardless.
+        bullets = [NO_SAFE_QUOTE]
+    return bullets
+
+
+class OfflineSummarizer:
+    """Extractive Korean-framed summaries; the default back-end and every other back-end's fallback."""
+
+    backend = OFFLINE_BACKEND
+    model = OFFLINE_MODEL
+    prompt_version = OFFLINE_PROMPT_VERSION
+    daily_budget_usd: float | None = None
+
+    def __init__(self, *, max_input_chars: int = 4000) -> None:
+        self.max_input_chars = max_input_chars
+
+    def cache_key(self, item: Item) -> tuple[str, str, str]:
+        return input_hash(item, self.max_input_chars), OFFLINE_PROMPT_VERSION, OFFLINE_MODEL
+
+    def build(self, item: Item, *, fallback_reason: str | None = None) -> Summary:
+        return Summary(
+            item_id=item.id or 0,
+            bullets=tuple(offline_bullets(item)),
+            backend=OFFLINE_BACKEND,
+            model=OFFLINE_MODEL,
+            prompt_version=OFFLINE_PROMPT_VERSION,
+            input_hash=input_hash(item, self.max_input_chars),
+            fallback_reason=fallback_reason,
+        )
+
+    async def summarize(self, item: Item) -> Summary:
+        return self.build(item)
+
+    async def fallback(self, item: Item, reason: str) -> Summary:
+        return self.build(item, fallback_reason=reason)

@@ -1,0 +1,127 @@
+"""Text helpers shared by the summarisers: cleaning untrusted input, splitting English sentences, hashing input.
+
+Titles and abstracts are untrusted (scraped, user-submitted). Before they reach a model they are NFC-normalised,
+stripped of control, format and bidi characters (zero-width joiners, RTL overrides), capped in length, and any
+look-alike of the prompt's delimiters is neutralised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from paperbot.domain import Item
+
+#: Abbreviations after which a period does not end a sentence.
+_ABBREVIATIONS = (
+    "e.g.",
+    "i.e.",
+    "etc.",
+    "vs.",
+    "cf.",
+    "fig.",
+    "figs.",
+    "eq.",
+    "eqs.",
+    "sec.",
+    "no.",
+    "approx.",
+    "resp.",
+    "dr.",
+    "mr.",
+    "ms.",
+    "prof.",
+    "inc.",
+    "ltd.",
+    "co.",
+    "st.",
+    "al.",
+)
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])([\"')\]]?)\s+(?=[\"'(\[]?[A-Z0-9])")
+_WS_RE = re.compile(r"\s+")
+#: Prompt delimiters and their look-alikes: angle brackets (also full-width and other variants) and code fences.
+_DELIMITER_TRANSLATION = str.maketrans(
+    {
+        "<": "‹",
+        ">": "›",
+        "\uff1c": "‹",
+        "\uff1e": "›",
+        "\u2329": "‹",
+        "\u232a": "›",
+        "\u27e8": "‹",
+        "\u27e9": "›",
+        "\u3008": "‹",
+        "\u3009": "›",
+        "`": "'",
+    }
+)
+
+
+def collapse_ws(text: str) -> str:
+    """Runs of whitespace become one space; ends stripped."""
+    return _WS_RE.sub(" ", text).strip()
+
+
+def clean_text(text: str) -> str:
+    """NFC, every control/format/private-use character (bidi overrides, zero-width) replaced by a space, spaces
+    collapsed."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return collapse_ws(text)
+
+
+def has_hidden_characters(text: str) -> bool:
+    """True when the text holds control, format (bidi, zero-width) or private-use characters other than spaces."""
+    return any(unicodedata.category(ch).startswith("C") and not ch.isspace() for ch in text)
+
+
+def cap_length(text: str, max_chars: int) -> str:
+    """Cut ``text`` to ``max_chars``, at the end of a sentence when one is near, else at a space."""
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    cut = max(head.rfind(". "), head.rfind("? "), head.rfind("! "))
+    if cut >= max_chars // 2:
+        return head[: cut + 1]
+    space = head.rfind(" ")
+    return head[:space] if space >= max_chars // 2 else head
+
+
+def sanitize_for_prompt(text: str, max_chars: int) -> str:
+    """Untrusted text made safe to place between the prompt's delimiters."""
+    text = clean_text(text).translate(_DELIMITER_TRANSLATION)
+    return cap_length(text, max_chars)
+
+
+def split_sentences(text: str) -> list[str]:
+    """English sentences of ``text`` (whitespace already collapsed), each a substring of it."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END_RE.finditer(text):
+        candidate = text[start : match.start()]
+        last_word = candidate.rsplit(maxsplit=1)[-1].lstrip("([\"'").lower() if candidate.strip() else ""
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
+            continue  # "et al." / an initial: the sentence goes on
+        end = match.start() + len(match.group(1))  # a closing quote or bracket stays with its sentence
+        sentence = text[start:end].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def source_text(item: Item) -> tuple[str, str]:
+    """The cleaned title and abstract (or excerpt) of an item: the only facts a summary may use."""
+    return clean_text(item.title), clean_text(item.abstract)
+
+
+def input_hash(item: Item, max_chars: int) -> str:
+    """SHA-256 of what a model sees for ``item``: kind, sanitised title and capped abstract."""
+    title = sanitize_for_prompt(item.title, 500)
+    abstract = sanitize_for_prompt(item.abstract, max_chars)
+    payload = f"{item.kind.value}\n{title}\n{abstract}".encode()
+    return hashlib.sha256(payload).hexdigest()
