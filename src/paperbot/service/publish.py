@@ -1,0 +1,324 @@
+"""Publishing a rendered digest with the delivery state machine (platform-neutral; Discord and Slack share it).
+
+The database decides what is posted. One digest run per (target, kind, day) is claimed; each chunk (message) gets a
+delivery row that moves pending → sending → sent. Every move is a compare-and-set, so two senders racing on one
+chunk never both post it. A chunk whose outcome is unknown (timeout, crash between "sent" and "recorded") is looked
+up on the platform before anything is re-sent, and the platform is given a deterministic idempotency key
+(:func:`delivery_key`; Discord: the nonce with ``enforce_nonce``) so a re-send within its window returns the
+earlier message instead of posting twice.
+
+Failures are sorted by what they mean:
+
+- :class:`ChannelUnavailableError` (403, deleted channel): nothing more can be posted there. The chunk fails, the
+  run fails, the channel's subscriptions are marked broken; no retry loop.
+- :class:`OutcomeUnknownError` (timeout, repeated 5xx): the chunk may or may not be posted; it is left ``unknown``
+  and the pass stops, so the next pass looks it up first.
+- :class:`NotSentError` (rate limit longer than we wait, transient refusal): certainly not posted; back to
+  ``pending`` and the pass stops (the next pass retries it).
+- :class:`ChunkRejectedError` (a 400 for this payload): that chunk fails, the others still go out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from paperbot.domain import (
+    FINAL_DELIVERY_STATES,
+    Delivery,
+    DeliveryState,
+    DigestKind,
+    DigestRun,
+    PostRef,
+    RunStatus,
+    utcnow,
+)
+from paperbot.errors import DeliveryError
+from paperbot.ports import DeliveryRepository, SubscriptionRepository
+
+log = logging.getLogger(__name__)
+
+#: Longest idempotency key: Discord accepts nonces of up to 25 characters.
+DELIVERY_KEY_LENGTH = 25
+#: A chunk "sending" for longer than this lost its worker (a send times out well before).
+STALE_SENDING = timedelta(minutes=2)
+
+
+class ChannelUnavailableError(DeliveryError):
+    """The channel is gone or the bot may not post there (403, unknown channel): a human must fix it."""
+
+    user_message = "채널에 메시지를 보낼 수 없습니다. 봇 권한과 채널을 확인해 주세요."
+
+
+class OutcomeUnknownError(DeliveryError):
+    """The platform may or may not have accepted the chunk (timeout, repeated server errors)."""
+
+
+class NotSentError(DeliveryError):
+    """The platform certainly did not accept the chunk (rate limited for too long, transient refusal)."""
+
+
+class ChunkRejectedError(DeliveryError):
+    """The platform rejected this one payload (a 400): retrying it would fail the same way."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundChunk:
+    """One message to post: a JSON-ready platform payload, the item it presents (None for headers) and the
+    reactions the bot adds under it (vote buttons)."""
+
+    payload: Mapping[str, Any]
+    item_id: int | None = None
+    reactions: tuple[str, ...] = ()
+
+
+class ChunkSender(Protocol):
+    """The platform side of publishing: post one chunk, or find one posted earlier."""
+
+    @property
+    def platform(self) -> str: ...
+
+    async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
+        """Post ``chunk`` with idempotency ``key``; return the platform's message id.
+
+        Raises :class:`ChannelUnavailableError`, :class:`OutcomeUnknownError`, :class:`NotSentError` or
+        :class:`ChunkRejectedError`.
+        """
+        ...
+
+    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+        """The message id of ``chunk`` if it was posted (at or after ``since``), else None."""
+        ...
+
+    async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
+        """Finish a posted chunk (add its vote reactions). Idempotent; failures are the sender's to log."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What one publishing pass did."""
+
+    run: DigestRun
+    refs: tuple[PostRef, ...] = ()
+    sent: int = 0
+    reconciled: int = 0
+    failed: int = 0
+    already_done: bool = False
+    complete: bool = False
+    error: str | None = None
+    broken_reason: str | None = None
+    deliveries: tuple[Delivery, ...] = field(default=())
+
+
+def delivery_key(run: DigestRun, delivery: Delivery) -> str:
+    """A deterministic idempotency key for one delivery, at most 25 characters.
+
+    Derived from the delivery id and what it delivers (target, kind, day, chunk), so a fresh database whose ids
+    start again at 1 does not collide with keys used by a previous one.
+    """
+    basis = f"{delivery.id}|{run.target}|{run.kind.value}|{run.day.isoformat()}|{delivery.chunk}"
+    digest = hashlib.sha256(basis.encode()).hexdigest()
+    return ("pb" + digest)[:DELIVERY_KEY_LENGTH]
+
+
+def channel_of(target: str) -> tuple[str, str]:
+    """Split ``discord:123`` into ``("discord", "123")``."""
+    platform, sep, channel_id = target.partition(":")
+    if not sep or not platform or not channel_id:
+        raise ValueError(f"not a delivery target: {target!r} (expected platform:channel_id)")
+    return platform, channel_id
+
+
+class PublishRepository(DeliveryRepository, SubscriptionRepository, Protocol):
+    """What publishing needs from the store."""
+
+
+async def mark_channel_broken(repository: SubscriptionRepository, platform: str, channel_id: str, reason: str) -> int:
+    """Mark every subscription of the channel broken (shown in ``status``); returns how many."""
+    marked = 0
+    for subscription in await repository.list_subscriptions(platform=platform):
+        if subscription.channel_id == channel_id and subscription.broken_reason != reason:
+            await repository.save_subscription(replace(subscription, broken_reason=reason))
+            marked += 1
+    return marked
+
+
+@dataclass(slots=True)
+class _Pass:
+    """One publishing pass over the chunks of a run: the per-chunk state machine and its tallies."""
+
+    repository: PublishRepository
+    sender: ChunkSender
+    run: DigestRun
+    channel_id: str
+    sent: int = 0
+    reconciled: int = 0
+    failed: int = 0
+    error: str | None = None
+    broken: str | None = None
+    now: Callable[[], datetime] = utcnow
+    stale_after: timedelta = STALE_SENDING
+
+    def _stale(self, delivery: Delivery) -> bool:
+        return delivery.updated_at is None or delivery.updated_at <= self.now() - self.stale_after
+
+    async def _move(self, delivery_id: int, old: DeliveryState, new: DeliveryState, **changes: Any) -> bool:
+        return await self.repository.transition_delivery(delivery_id, expected=(old,), new=new, **changes)
+
+    async def deliver(self, chunk: OutboundChunk, delivery: Delivery) -> bool:
+        """Bring one chunk to a final state if possible; False when the pass must stop here."""
+        delivery_id = _require_id(delivery.id)
+        key = delivery_key(self.run, delivery)
+        state = delivery.state
+        if state in FINAL_DELIVERY_STATES:
+            return True
+        if state is DeliveryState.SENDING and not self._stale(delivery):
+            # Another worker is posting this chunk right now: leave it to them, and keep the order.
+            self.error = f"chunk {delivery.chunk}: being sent by another worker"
+            return False
+        if state in (DeliveryState.SENDING, DeliveryState.UNKNOWN):
+            # A previous pass crashed mid-send or could not tell: look before sending again.
+            try:
+                found = await self.sender.find(self.channel_id, chunk, key=key, since=delivery.updated_at)
+            except ChannelUnavailableError as exc:
+                return await self._broken(delivery_id, state, exc)
+            except DeliveryError as exc:
+                self.error = f"chunk {delivery.chunk}: lookup failed: {exc}"
+                return False
+            if found is not None:
+                if await self._move(delivery_id, state, DeliveryState.RECONCILED, platform_message_id=found):
+                    self.reconciled += 1
+                    await self.sender.decorate(self.channel_id, found, chunk)
+                return True
+            if not await self._move(delivery_id, state, DeliveryState.PENDING):
+                return True  # another sender moved it meanwhile
+        # pending → sending: only the winner of this compare-and-set posts.
+        if not await self._move(delivery_id, DeliveryState.PENDING, DeliveryState.SENDING):
+            return True
+        sending = DeliveryState.SENDING
+        try:
+            message_id = await self.sender.send(self.channel_id, chunk, key=key)
+        except ChannelUnavailableError as exc:
+            return await self._broken(delivery_id, sending, exc)
+        except ChunkRejectedError as exc:
+            log.warning("chunk rejected", extra={"target": self.run.target, "chunk": delivery.chunk, "error": str(exc)})
+            await self._move(delivery_id, sending, DeliveryState.FAILED, error=str(exc))
+            self.failed += 1
+            return True
+        except NotSentError as exc:
+            self.error = f"chunk {delivery.chunk}: not sent: {exc}"
+            await self._move(delivery_id, sending, DeliveryState.PENDING, error=str(exc))
+            return False
+        except OutcomeUnknownError as exc:
+            self.error = f"chunk {delivery.chunk}: outcome unknown: {exc}"
+            await self._move(delivery_id, sending, DeliveryState.UNKNOWN, error=str(exc))
+            return False
+        await self._move(delivery_id, sending, DeliveryState.SENT, platform_message_id=message_id)
+        self.sent += 1
+        await self.sender.decorate(self.channel_id, message_id, chunk)
+        return True
+
+    async def _broken(self, delivery_id: int, state: DeliveryState, exc: DeliveryError) -> bool:
+        self.broken = str(exc)
+        await self._move(delivery_id, state, DeliveryState.FAILED, error=self.broken)
+        self.failed += 1
+        return False
+
+
+async def publish_chunks(
+    repository: PublishRepository,
+    sender: ChunkSender,
+    *,
+    target: str,
+    kind: DigestKind,
+    day: date,
+    chunks: Sequence[OutboundChunk],
+    now: Callable[[], datetime] = utcnow,
+    stale_after: timedelta | None = None,
+) -> PublishResult:
+    """Post ``chunks`` to ``target`` as the digest run (target, kind, day), at most once each.
+
+    Safe to call again at any time: a finished run posts nothing, an interrupted one resumes where it stopped
+    (looking up chunks whose outcome is unknown before re-sending them). Chunks are posted in order and a pass
+    stops at the first chunk it cannot settle, so the channel never shows chunk 3 before chunk 2. A chunk found
+    in ``sending`` is another worker's unless it has been so for ``stale_after`` (then its worker died, and the
+    chunk is looked up like an unknown one).
+    """
+    platform, channel_id = channel_of(target)
+    claimed = await repository.claim_run(target, kind, day)
+    run = claimed.value
+    run_id = _require_id(run.id)
+    if not claimed.created and run.status in (RunStatus.DONE, RunStatus.SKIPPED):
+        deliveries = await repository.list_deliveries(run_id)
+        return PublishResult(
+            run=run,
+            refs=_refs(platform, channel_id, deliveries),
+            already_done=True,
+            complete=True,
+            deliveries=tuple(deliveries),
+        )
+    await repository.set_run_status(run_id, RunStatus.PUBLISHING)
+
+    work = _Pass(repository, sender, run, channel_id, now=now, stale_after=stale_after or STALE_SENDING)
+    stopped = False
+    for index, chunk in enumerate(chunks):
+        stored = await repository.add_delivery(
+            Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id)
+        )
+        if not await work.deliver(chunk, stored.value):
+            stopped = True
+            break
+
+    if work.broken is not None:
+        await mark_channel_broken(repository, platform, channel_id, work.broken)
+        await repository.set_run_status(run_id, RunStatus.FAILED, note=work.broken)
+    elif stopped:
+        await repository.set_run_status(run_id, RunStatus.PUBLISHING, note=work.error)
+    deliveries = await repository.list_deliveries(run_id)
+    # Rows beyond this rendering's length (an earlier, longer rendering of the same run) do not hold it open.
+    complete = not stopped and all(d.state in FINAL_DELIVERY_STATES for d in deliveries if d.chunk < len(chunks))
+    if complete:
+        note = f"{work.failed} chunk(s) rejected" if work.failed else None
+        await repository.set_run_status(run_id, RunStatus.DONE, note=note)
+    log.info(
+        "digest published" if complete else "digest publishing incomplete",
+        extra={
+            "target": target,
+            "kind": kind.value,
+            "day": day.isoformat(),
+            "sent": work.sent,
+            "reconciled": work.reconciled,
+            "failed": work.failed,
+            "error": work.error or work.broken,
+        },
+    )
+    return PublishResult(
+        run=run,
+        refs=_refs(platform, channel_id, deliveries),
+        sent=work.sent,
+        reconciled=work.reconciled,
+        failed=work.failed,
+        complete=complete,
+        error=work.error,
+        broken_reason=work.broken,
+        deliveries=tuple(deliveries),
+    )
+
+
+def _refs(platform: str, channel_id: str, deliveries: Sequence[Delivery]) -> tuple[PostRef, ...]:
+    return tuple(
+        PostRef(platform=platform, channel_id=channel_id, message_id=d.platform_message_id, chunk=d.chunk)
+        for d in deliveries
+        if d.platform_message_id is not None
+    )
+
+
+def _require_id(value: int | None) -> int:
+    if value is None:
+        raise DeliveryError("the repository returned a row without an id")
+    return value
