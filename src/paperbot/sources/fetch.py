@@ -171,7 +171,7 @@ class Fetcher:
             request = self.http.build_request("GET", current, headers=dict(headers))
             response = await self.http.send(request, stream=True)
             try:
-                if response.is_redirect:
+                if response.status_code in (301, 302, 303, 307, 308):
                     location = response.headers.get("location")
                     if not location:
                         raise SourceError(f"redirect without Location from {current}")
