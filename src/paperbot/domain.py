@@ -286,3 +286,20 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         return not any(section.entries for section in self.sections)
+
+
+class SearchMatch(enum.StrEnum):
+    """How a search hit matched: every query word, some of them, or a substring (partial words, typos)."""
+
+    ALL = "all"
+    ANY = "any"
+    SUBSTRING = "substring"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One item found by a search, best first; ``score`` is comparable only within one tier of ``match``."""
+
+    item: Item
+    score: float
+    match: SearchMatch = SearchMatch.ALL

@@ -126,8 +126,14 @@ def morphemes(text: str) -> list[str]:
     ]
 
 
-def index_tokens(text: str) -> list[str]:
-    """Content tokens of ``text`` for a search index: nouns, stems, Latin words and numbers, casefolded."""
+def index_tokens(text: str, *, with_stems: bool = True) -> list[str]:
+    """Content tokens of ``text`` for a search index: nouns, stems, Latin words and numbers, casefolded.
+
+    With the analyser, ``with_stems`` also adds each Hangul word with its particle or ending stripped (the
+    fallback's stem): Kiwi sometimes mis-splits rare nouns next to loanwords (``희소 어텐션`` → ``희``, ``소``,
+    ``어텐션``), and the stem keeps ``희소`` findable. Queries leave it off so that ``언어모델`` still means
+    ``언어`` + ``모델`` and matches ``언어 모델``.
+    """
     clean = normalize(text)
     kiwi = _get_kiwi()
     if kiwi is None:
@@ -136,8 +142,19 @@ def index_tokens(text: str) -> list[str]:
     for token in kiwi.tokenize(clean):
         if token.tag.startswith(_CONTENT_TAGS):
             tokens.append(token.form)
-    # Kiwi splits "gpt-4" into pieces; keep Latin words whole too, so exact names still match.
-    tokens.extend(word for word in _WORD_RE.findall(clean) if not _HANGUL_RE.match(word) and word not in tokens)
+    seen = set(tokens)
+    for word in _WORD_RE.findall(clean):
+        extra = word
+        if _HANGUL_RE.match(word):
+            if not with_stems:
+                continue
+            extra = _fallback_split(word, pieces=False)[0]
+            if len(extra) < 2:  # a bare particle (``와`` after ``GPT-4o``) or a syllable Kiwi already has
+                continue
+        # Kiwi splits "gpt-4" into pieces; keep Latin words whole too, so exact names still match.
+        if extra not in seen:
+            seen.add(extra)
+            tokens.append(extra)
     return tokens
 
 
@@ -145,3 +162,50 @@ def index_tokens(text: str) -> list[str]:
 def index_text(text: str) -> str:
     """``index_tokens`` joined by spaces: the value of a full-text index column."""
     return " ".join(index_tokens(text))
+
+
+#: Query tokens too common to narrow a search: Korean stems and bound nouns that nearly every summary has, and
+#: English function words. Dropped from queries (not from the index) unless nothing else is left.
+QUERY_STOPWORDS = frozenset(
+    {
+        "하",
+        "있",
+        "되",
+        "않",
+        "없",
+        "수",
+        "것",
+        "등",
+        "때",
+        "이",
+        "그",
+        "저",
+        "더",
+        "잘",
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "is",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "via",
+        "with",
+    }
+)
+
+
+def query_tokens(text: str, *, limit: int = 16) -> list[str]:
+    """``index_tokens`` of a search query: deduplicated, stopwords dropped (unless that leaves none), at most ``limit``."""
+    tokens = list(dict.fromkeys(index_tokens(text, with_stems=False)))
+    kept = [token for token in tokens if token not in QUERY_STOPWORDS]
+    return (kept or tokens)[:limit]

@@ -22,6 +22,7 @@ from paperbot.domain import (
     LlmUsage,
     PostRef,
     RunStatus,
+    SearchHit,
     SourceState,
     Stored,
     Subscription,
@@ -207,6 +208,29 @@ class UsageRepository(Protocol):
     async def usage_totals(self, day: date) -> UsageTotals: ...
 
 
+class SearchRepository(Protocol):
+    async def search_items(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        day_from: date | None = None,
+        sources: Sequence[str] | None = None,
+        kind: ItemKind | None = None,
+    ) -> list[SearchHit]:
+        """Items matching ``query`` (Korean or English, any user input), best first; never raises on odd input.
+
+        Tiers: items matching every query word (ranked bm25 / ts_rank), then items matching some, then substring
+        matches of the query words (partial words). Titles, abstracts, the latest summary's bullets, authors and
+        HF keywords are indexed; the index is kept in step by ``add_items`` and ``add_summary``.
+        """
+        ...
+
+    async def reindex_search(self) -> int:
+        """Rebuild every item's search document (after changing the Korean analyser); returns how many."""
+        ...
+
+
 class Repository(
     ItemRepository,
     SummaryRepository,
@@ -216,6 +240,7 @@ class Repository(
     SubscriptionRepository,
     EventRepository,
     UsageRepository,
+    SearchRepository,
     Protocol,
 ):
     """Everything paperbot stores."""

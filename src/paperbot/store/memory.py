@@ -20,6 +20,7 @@ from paperbot.domain import (
     ItemKind,
     LlmUsage,
     RunStatus,
+    SearchHit,
     SourceState,
     Stored,
     Subscription,
@@ -28,6 +29,7 @@ from paperbot.domain import (
     Vote,
     utcnow,
 )
+from paperbot.store import search
 
 
 class InMemoryRepository:
@@ -48,6 +50,7 @@ class InMemoryRepository:
         self._subscriptions: dict[tuple[str, str, str], Subscription] = {}
         self._events: set[tuple[str, str]] = set()
         self._usage: list[LlmUsage] = []
+        self._search = search.MemorySearchIndex()
 
     async def close(self) -> None:
         return None
@@ -63,6 +66,7 @@ class InMemoryRepository:
         stored = replace(item, id=item_id, extra=dict(item.extra))
         self._items[item_id] = stored
         self._item_keys[key] = item_id
+        self._search.put(search.build_document(stored))
         return Stored(stored, created=True)
 
     async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
@@ -108,6 +112,7 @@ class InMemoryRepository:
         stored = replace(summary, id=summary_id, created_at=summary.created_at or utcnow())
         self._summaries[summary_id] = stored
         self._summary_keys[key] = summary_id
+        self._reindex(summary.item_id)
         return Stored(stored, created=True)
 
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
@@ -127,6 +132,47 @@ class InMemoryRepository:
         summarized = {summary.item_id for summary in self._summaries.values()}
         pending = [item for item in await self.list_items(day_from=day_from) if item.id not in summarized]
         return pending[:limit] if limit is not None else pending
+
+    # --- search -----------------------------------------------------------------------------------------------
+
+    def _reindex(self, item_id: int) -> None:
+        item = self._items.get(item_id)
+        if item is not None:
+            latest = self._latest_summary(item_id)
+            self._search.put(search.build_document(item, latest.bullets if latest else ()))
+
+    def _latest_summary(self, item_id: int) -> Summary | None:
+        mine = [s for s in self._summaries.values() if s.item_id == item_id]
+        return max(mine, key=lambda s: (s.created_at or utcnow(), s.id or 0)) if mine else None
+
+    async def search_items(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        day_from: date | None = None,
+        sources: Sequence[str] | None = None,
+        kind: ItemKind | None = None,
+    ) -> list[SearchHit]:
+        def allowed(item_id: int) -> bool:
+            item = self._items[item_id]
+            return (
+                (day_from is None or item.day >= day_from)
+                and (sources is None or item.source in sources)
+                and (kind is None or item.kind == kind)
+            )
+
+        def recency(item_id: int) -> tuple[int, int, int]:
+            item = self._items[item_id]
+            return (-item.day.toordinal(), -item.upvotes, item_id)
+
+        ranked = await self._search.search(search.parse_query(query), max(limit, 0), allowed, recency)
+        return [SearchHit(self._items[i], score, match) for i, score, match in ranked]
+
+    async def reindex_search(self) -> int:
+        for item_id in self._items:
+            self._reindex(item_id)
+        return len(self._items)
 
     # --- source state -----------------------------------------------------------------------------------------
 

@@ -211,4 +211,25 @@ class LlmUsageRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SearchDocRow(Base):
+    """The search document of one item (see ``paperbot.store.search``), rewritten with the item and its summaries.
+
+    Migration 0002 also creates what this model cannot describe on both databases: on SQLite the FTS5 tables
+    ``search_fts``/``search_trgm`` and their triggers, on PostgreSQL the generated ``tsv`` column and the GIN
+    indexes. ``migrations/env.py`` hides those from ``paperbot db check``.
+    """
+
+    __tablename__ = "search_docs"
+
+    item_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    title_tokens: Mapped[str] = mapped_column(Text)
+    summary_tokens: Mapped[str] = mapped_column(Text)
+    meta_tokens: Mapped[str] = mapped_column(Text)
+    body_tokens: Mapped[str] = mapped_column(Text)
+    raw_text: Mapped[str] = mapped_column(Text)
+    analyzer: Mapped[str] = mapped_column(String(20))
+
+
 metadata = Base.metadata

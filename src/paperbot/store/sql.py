@@ -28,6 +28,7 @@ from paperbot.domain import (
     ItemKind,
     LlmUsage,
     RunStatus,
+    SearchHit,
     SourceState,
     Stored,
     Subscription,
@@ -37,6 +38,7 @@ from paperbot.domain import (
     utcnow,
 )
 from paperbot.errors import StoreError
+from paperbot.store import search
 from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
@@ -161,6 +163,7 @@ class SqlRepository:
         self._engine = engine
         self._owns_engine = owns_engine
         self._dialect = engine.dialect.name
+        self._search_checked = False
 
     async def close(self) -> None:
         if self._owns_engine:
@@ -215,7 +218,9 @@ class SqlRepository:
                 )
                 new_id = (await conn.execute(stmt)).scalar_one_or_none()
                 if new_id is not None:
-                    results.append(Stored(replace(item, id=new_id), created=True))
+                    stored = replace(item, id=new_id)
+                    await search.upsert_documents(conn, self._insert, [search.build_document(stored)])
+                    results.append(Stored(stored, created=True))
                     continue
                 row = (
                     await conn.execute(
@@ -296,6 +301,7 @@ class SqlRepository:
             )
             new_id = (await conn.execute(stmt)).scalar_one_or_none()
             if new_id is not None:
+                await search.refresh_documents(conn, self._insert, [summary.item_id])
                 return Stored(replace(summary, id=new_id, created_at=created_at), created=True)
             row = (
                 await conn.execute(
@@ -345,6 +351,37 @@ class SqlRepository:
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_item(row) for row in rows]
+
+    # --- search (paperbot.store.search) -----------------------------------------------------------------------
+
+    async def search_items(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        day_from: date | None = None,
+        sources: Sequence[str] | None = None,
+        kind: ItemKind | None = None,
+    ) -> list[SearchHit]:
+        parsed = search.parse_query(query)
+        filters = search.SearchFilters(day_from, tuple(sources) if sources is not None else None, kind)
+        async with self._tx() as conn:
+            if self._dialect == "postgresql" and not self._search_checked:
+                self._search_checked = True
+                if not await search.postgres_trigram_sees_hangul(conn):
+                    search.logger.warning(search.TRIGRAM_WARNING)
+            ranked = await search.search_sql(conn, self._dialect, parsed, filters, max(limit, 0))
+            ids = [item_id for item_id, _, _ in ranked]
+            rows = (await conn.execute(select(ItemRow.__table__).where(ItemRow.id.in_(ids)))).all() if ids else []
+        items = {row.id: _item(row) for row in rows}
+        return [SearchHit(items[i], score, match) for i, score, match in ranked if i in items]
+
+    async def reindex_search(self) -> int:
+        async with self._tx() as conn:
+            ids = list((await conn.execute(select(ItemRow.id).order_by(ItemRow.id))).scalars())
+            for start in range(0, len(ids), 500):
+                await search.refresh_documents(conn, self._insert, ids[start : start + 500])
+        return len(ids)
 
     # --- source state -----------------------------------------------------------------------------------------
 

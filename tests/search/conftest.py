@@ -1,0 +1,27 @@
+"""Fixtures for the search tests: the analyser switched off (the documented fallback)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from paperbot import korean
+
+
+@pytest.fixture
+def no_kiwi(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run as if kiwipiepy were not installed (index and queries both use the fallback analyser)."""
+    korean.index_text.cache_clear()
+    monkeypatch.setattr(korean, "_get_kiwi", lambda: None)
+    yield
+    korean.index_text.cache_clear()
+
+
+@pytest.fixture(params=["kiwi", "fallback"])
+def analyser(request: pytest.FixtureRequest) -> str:
+    """Each Korean analyser in turn: kiwipiepy, then the fallback."""
+    if request.param == "fallback":
+        request.getfixturevalue("no_kiwi")
+    assert korean.analyzer_name() == request.param
+    return str(request.param)
