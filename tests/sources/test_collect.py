@@ -93,7 +93,9 @@ async def test_health_counts_failures_and_success_resets(repository: Repository)
 
 
 async def test_existing_papers_get_their_upvotes_refreshed(repository: Repository) -> None:
-    source = FakeSource("hf_daily", FetchResult(items=[paper(1, 5, T1)]), FetchResult(items=[paper(1, 42, T2), paper(3)]))
+    source = FakeSource(
+        "hf_daily", FetchResult(items=[paper(1, 5, T1)]), FetchResult(items=[paper(1, 42, T2), paper(3)])
+    )
     await collect(repository, [source], day=DAY, now=T1)
     report = await collect(repository, [source], day=DAY, now=T2)
     assert [(c.item.external_id, c.new, c.item.upvotes) for c in report.items] == [
@@ -147,7 +149,12 @@ async def test_first_fetch_of_a_feed_records_the_backlog(repository: Repository)
     bodies.append(newer)
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=bodies.pop(0)))
     async with httpx.AsyncClient(transport=transport) as http:
-        source = FeedSource(Fetcher(http, host_interval=0, allow_private=True), name="aws_ml", url="https://aws.example/feed", first_fetch_limit=1)
+        source = FeedSource(
+            Fetcher(http, host_interval=0, allow_private=True),
+            name="aws_ml",
+            url="https://aws.example/feed",
+            first_fetch_limit=1,
+        )
         first = await collect(repository, [source], day=DAY)
         second = await collect(repository, [source], day=DAY)
     flags = {c.item.external_id: c.item.extra.get("backlog", False) for c in first.items}

@@ -78,7 +78,10 @@ async def test_hanging_source_is_cut_by_its_deadline_and_others_still_collected(
         feed = FeedSource(fetcher, name="aws_ml", url=f"{server.base}/feed.xml")
         repository = InMemoryRepository()
         report = await collect(repository, [hanging, feed], day=date(2025, 8, 20))
-    assert [(o.name, o.status) for o in report.sources] == [("hf_daily", SourceStatus.FAILED), ("aws_ml", SourceStatus.OK)]
+    assert [(o.name, o.status) for o in report.sources] == [
+        ("hf_daily", SourceStatus.FAILED),
+        ("aws_ml", SourceStatus.OK),
+    ]
     assert report.sources[0].error == "deadline exceeded"
     assert len(report.new_items) == 3
     state = await repository.get_source_state("hf_daily")
@@ -155,13 +158,17 @@ async def test_304_with_stored_etag_is_not_modified(server: LocalServer, http: h
     assert state is not None and state.etag == '"v1"' and state.consecutive_failures == 0
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/feed", "http://localhost:{port}/x"])
-async def test_redirect_to_a_private_address_is_refused(server: LocalServer, http: httpx.AsyncClient, target: str) -> None:
+@pytest.mark.parametrize(
+    "target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/feed", "http://localhost:{port}/x"]
+)
+async def test_redirect_to_a_private_address_is_refused(
+    server: LocalServer, http: httpx.AsyncClient, target: str
+) -> None:
     server.route("/api/daily_papers", Reply(302, headers={"Location": target.format(port=server.port)}))
     server.route("/papers/date/2025-08-01", Reply(302, headers={"Location": target.format(port=server.port)}))
     # The HF base URL is the operator's own setting (trusted); where it redirects to is not.
     source = HFDailySource(_fetcher(http, allow_private=False), base_url=server.base)
-    with pytest.raises(SourceError, match="non-public|loopback"):
+    with pytest.raises(SourceError, match=r"non-public|loopback"):
         await source.fetch(date(2025, 8, 1))
     assert all(not path.startswith("/x") for path in server.paths())
 
@@ -217,7 +224,9 @@ async def test_user_agent_and_paging(server: LocalServer, http: httpx.AsyncClien
         entry["paper"]["id"] = f"2608.{10000 + n}"
         page0.append(entry)
     server.route("/api/daily_papers?date=2026-08-21&limit=100&p=0", Reply(body=json.dumps(page0).encode()))
-    server.route("/api/daily_papers?date=2026-08-21&limit=100&p=1", Reply(body=json.dumps(hf_json("2026-08-21")).encode()))
+    server.route(
+        "/api/daily_papers?date=2026-08-21&limit=100&p=1", Reply(body=json.dumps(hf_json("2026-08-21")).encode())
+    )
     source = HFDailySource(_fetcher(http), base_url=server.base, clock=lambda: datetime(2026, 8, 22, 1, tzinfo=UTC))
     result = await source.fetch(date(2026, 8, 21))
     assert len(result.items) == 108 and not result.not_ready
@@ -239,7 +248,9 @@ async def test_api_failure_falls_back_to_the_listing_page(
     assert [item.external_id for item in result.items] == [e["paper"]["id"] for e in hf_json("2025-10-03")]
 
 
-async def test_unparseable_api_falls_back_and_both_failing_is_one_error(server: LocalServer, http: httpx.AsyncClient) -> None:
+async def test_unparseable_api_falls_back_and_both_failing_is_one_error(
+    server: LocalServer, http: httpx.AsyncClient
+) -> None:
     server.route("/api/daily_papers", Reply(body=b"<!DOCTYPE html><html>maintenance</html>"))
     server.route("/papers/date/2025-10-03", Reply(body=b"<html>new layout</html>"))
     source = HFDailySource(_fetcher(http), base_url=server.base)

@@ -17,6 +17,9 @@ from paperbot.errors import ConfigError, PaperbotError
 #: name → "module:attribute" of each subcommand, loaded on first use.
 LAZY_COMMANDS: dict[str, str] = {
     "db": "paperbot.cli.db:db",
+    "collect": "paperbot.cli.sources:collect",
+    "sources": "paperbot.cli.sources:sources",
+    "backfill": "paperbot.cli.sources:backfill",
     "digest": "paperbot.cli.digest:digest",
 }
 

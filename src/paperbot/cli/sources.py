@@ -1,0 +1,252 @@
+"""``paperbot collect``, ``paperbot sources`` and ``paperbot backfill``: gathering papers and posts.
+
+These commands need the database, the HTTP client and the sources but not the summariser, so they open just
+those (the registries still decide which classes are used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from paperbot.cli.common import fail, settings_for
+
+if TYPE_CHECKING:
+    import httpx
+
+    from paperbot.config import Settings
+    from paperbot.domain import Item, SourceState
+    from paperbot.ports import Repository, Source
+    from paperbot.service.collect import CollectReport
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@asynccontextmanager
+async def _open(settings: Settings) -> AsyncIterator[tuple[Repository, httpx.AsyncClient, list[Source]]]:
+    from paperbot.httpclient import make_http_client
+    from paperbot.sources.registry import build_sources
+    from paperbot.store.engine import create_engine
+    from paperbot.store.sql import SqlRepository
+
+    repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
+    try:
+        async with make_http_client(settings) as http:
+            yield repository, http, build_sources(settings, http)
+    finally:
+        await repository.close()
+
+
+def _prepare_db(settings: Settings) -> None:
+    from paperbot.store.migrate import ensure_schema
+
+    problem = ensure_schema(settings.database_url)
+    if problem:
+        fail(problem, code=1)
+
+
+def _check_names(names: Sequence[str], sources: Sequence[Source]) -> None:
+    known = [source.name for source in sources]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        fail(f"알 수 없는 소스: {', '.join(unknown)} (사용 가능: {', '.join(known)})", code=2)
+
+
+def item_json(item: Item, *, new: bool) -> dict[str, Any]:
+    return {
+        "source": item.source,
+        "external_id": item.external_id,
+        "kind": item.kind.value,
+        "title": item.title,
+        "authors": list(item.authors),
+        "abstract": item.abstract,
+        "url": item.url,
+        "thumbnail_url": item.thumbnail_url,
+        "day": item.day.isoformat(),
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "upvotes": item.upvotes,
+        "upvotes_captured_at": item.upvotes_captured_at.isoformat() if item.upvotes_captured_at else None,
+        "extra": item.extra,
+        "new": new,
+    }
+
+
+def report_json(report: CollectReport) -> dict[str, Any]:
+    return {
+        "day": report.day.isoformat(),
+        "items": [item_json(entry.item, new=entry.new) for entry in report.items],
+        "sources": [
+            {
+                "name": outcome.name,
+                "status": outcome.status.value,
+                "error": outcome.error,
+                "fetched": outcome.fetched,
+                "new": outcome.new,
+                "skipped": outcome.skipped,
+                "not_ready": outcome.not_ready,
+            }
+            for outcome in report.sources
+        ],
+    }
+
+
+def _describe_outcomes(report: CollectReport) -> None:
+    for outcome in report.sources:
+        if outcome.status.value == "failed":
+            click.echo(f"  {outcome.name}: 실패 — {outcome.error}", err=True)
+        elif outcome.status.value == "not_modified":
+            click.echo(f"  {outcome.name}: 변경 없음")
+        else:
+            note = " (아직 집계 중인 날입니다)" if outcome.not_ready else ""
+            skipped = f", 형식 오류로 건너뜀 {outcome.skipped}개" if outcome.skipped else ""
+            click.echo(f"  {outcome.name}: 새 항목 {outcome.new}개 / 가져온 항목 {outcome.fetched}개{skipped}{note}")
+
+
+@click.command()
+@click.option("--date", "day", type=_DATE, default=None, help="HF day to collect (YYYY-MM-DD). Default: today (UTC).")
+@click.option("--source", "names", multiple=True, help="Only this source (repeatable), e.g. hf_daily or openai.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the items and per-source status.")
+@click.pass_context
+def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool) -> None:
+    """Fetch Hugging Face Daily Papers and the tracked blogs once and store what is new."""
+    from paperbot.domain import utcnow
+    from paperbot.service.collect import collect as collect_use_case
+
+    settings = settings_for(ctx)
+    _prepare_db(settings)
+    target: date = day.date() if day is not None else utcnow().date()
+
+    async def run() -> CollectReport:
+        async with _open(settings) as (repository, _http, sources):
+            _check_names(names, sources)
+            return await collect_use_case(repository, sources, day=target, only=list(names) or None)
+
+    report = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(report_json(report), ensure_ascii=False, default=str))
+    else:
+        click.echo(f"{target.isoformat()} 수집: 새 항목 {len(report.new_items)}개")
+        _describe_outcomes(report)
+    if report.sources and len(report.failed) == len(report.sources):
+        ctx.exit(1)
+
+
+def _health(state: SourceState | None, threshold: int) -> str:
+    if state is None or state.last_attempt_at is None:
+        return "unknown"
+    if state.consecutive_failures >= threshold:
+        return "degraded"
+    return "failing" if state.consecutive_failures else "ok"
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Fetch every enabled source once now (nothing is stored).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
+    """List the configured sources with their health (degraded after repeated failures)."""
+    from paperbot.domain import utcnow
+    from paperbot.sources.registry import source_specs
+
+    settings = settings_for(ctx)
+    _prepare_db(settings)
+    specs = source_specs(settings)
+
+    async def run() -> list[dict[str, Any]]:
+        async with _open(settings) as (repository, _http, built):
+            states = {state.name: state for state in await repository.list_source_states()}
+            by_name = {source.name: source for source in built}
+            checks: dict[str, dict[str, Any]] = {}
+            if check:
+                day = utcnow().date()
+
+                async def probe(source: Source) -> tuple[str, dict[str, Any]]:
+                    try:
+                        async with asyncio.timeout(settings.source_deadline):
+                            result = await source.fetch(day)
+                    except Exception as exc:  # report every failure; one source never hides the others
+                        return source.name, {"ok": False, "error": str(exc) or type(exc).__name__}
+                    return source.name, {"ok": True, "items": len(result.items), "skipped": result.skipped}
+
+                checks = dict(await asyncio.gather(*(probe(source) for source in built)))
+        rows = []
+        for spec in specs:
+            state = states.get(spec.name)
+            rows.append(
+                {
+                    "name": spec.name,
+                    "type": spec.type,
+                    "title": spec.title,
+                    "url": spec.url or (settings.hf_base_url if spec.type == "hf_daily" else None),
+                    "enabled": spec.enabled and spec.name in by_name,
+                    "builtin": spec.builtin,
+                    "health": _health(state, settings.source_degraded_after),
+                    "last_success_at": state.last_success_at.isoformat() if state and state.last_success_at else None,
+                    "consecutive_failures": state.consecutive_failures if state else 0,
+                    "last_error": state.last_error if state else None,
+                    "check": checks.get(spec.name),
+                }
+            )
+        return rows
+
+    rows = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps({"sources": rows}, ensure_ascii=False))
+    else:
+        labels = {"ok": "정상", "failing": "오류", "degraded": "성능 저하", "unknown": "기록 없음"}
+        for row in rows:
+            state = "꺼짐" if not row["enabled"] else labels[row["health"]]
+            line = f"{row['name']:<24} {row['type']:<9} {state:<6} {row['url'] or ''}"
+            if row["consecutive_failures"]:
+                line += f"  (연속 실패 {row['consecutive_failures']}회: {row['last_error']})"
+            click.echo(line)
+            probe = row["check"]
+            if probe is not None:
+                result = f"항목 {probe['items']}개" if probe["ok"] else f"실패 — {probe['error']}"
+                click.echo(f"{'':<24} 점검: {result}")
+    if check and any(row["check"] and not row["check"]["ok"] for row in rows):
+        ctx.exit(1)
+
+
+@click.command()
+@click.option("--from", "start", type=_DATE, required=True, help="First HF day (YYYY-MM-DD).")
+@click.option("--to", "end", type=_DATE, required=True, help="Last HF day (YYYY-MM-DD), included.")
+@click.option("--source", "names", multiple=True, default=("hf_daily",), show_default=True, help="Sources to collect.")
+@click.pass_context
+def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -> None:
+    """Collect a range of days (oldest first) with a progress bar; stops nothing on a failed day."""
+    from paperbot.service.collect import collect as collect_use_case
+
+    first: date = start.date()
+    last: date = end.date()
+    if last < first:
+        fail("--to 날짜가 --from 날짜보다 앞섭니다.", code=2)
+    settings = settings_for(ctx)
+    _prepare_db(settings)
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+    async def run() -> tuple[int, list[str]]:
+        new = 0
+        failures: list[str] = []
+        async with _open(settings) as (repository, _http, built):
+            _check_names(names, built)
+            with click.progressbar(days, label="수집 중", file=sys.stderr) as bar:
+                for day in bar:
+                    report = await collect_use_case(repository, built, day=day, only=list(names))
+                    new += len(report.new_items)
+                    failures += [f"{day.isoformat()} {o.name}: {o.error}" for o in report.failed]
+        return new, failures
+
+    new, failures = asyncio.run(run())
+    click.echo(f"{len(days)}일 수집 완료: 새 항목 {new}개, 실패 {len(failures)}건")
+    for failure in failures[:20]:
+        click.echo(f"  {failure}", err=True)
+    if failures and len(failures) == len(days) * len(names):
+        ctx.exit(1)
