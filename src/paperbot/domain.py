@@ -259,6 +259,7 @@ class DigestEntry:
     reason: str = ""
     topics: tuple[str, ...] = ()
     team_votes: int = 0
+    score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +279,10 @@ class Digest:
     sections: tuple[DigestSection, ...] = ()
     offline: bool = False
     empty_reason: str | None = None
+    #: First day covered (the week's first day for weekly digests; ``day`` itself for daily ones).
+    start_day: date | None = None
+    #: The delivery target it was built for (``discord:123``), or None for console/markdown.
+    target: str | None = None
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:

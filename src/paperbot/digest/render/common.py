@@ -1,0 +1,127 @@
+"""What every renderer shares: safe links, display strings and the Korean header lines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from paperbot.digest.text import clean
+from paperbot.domain import Digest, DigestEntry, DigestKind, Item, ItemKind
+
+_SAFE_URL_RE = re.compile(r"^https?://[^\s<>\"'`\\|{}^]+$", re.I)
+_ARXIV_ID_RE = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
+NO_SUMMARY = "요약이 아직 없습니다."
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """One message of a rendered digest: the JSON-ready payload and the item it presents (None for headers).
+
+    ``part`` counts continuation messages of one item (0 for the first); publishers store one delivery per message.
+    """
+
+    payload: dict[str, Any]
+    item_id: int | None = None
+    part: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit to put in a link, or None. Only metadata URLs ever become links."""
+    if not url:
+        return None
+    url = url.strip()
+    if not _SAFE_URL_RE.match(url) or len(url) > 2000:
+        return None
+    # Parentheses and brackets would end a Markdown link early.
+    return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
+
+
+def item_link(item: Item) -> str | None:
+    return safe_url(item.url)
+
+
+def thumbnail(item: Item) -> str | None:
+    return safe_url(item.thumbnail_url)
+
+
+def arxiv_id(item: Item) -> str | None:
+    ident = item.external_id.strip()
+    return ident if _ARXIV_ID_RE.match(ident) else None
+
+
+def publisher(item: Item) -> str:
+    """The company or blog name shown beside a post: from the collector's metadata, else the source name."""
+    for key in ("publisher", "company", "source_title", "feed_title", "blog"):
+        value = item.extra.get(key)
+        if isinstance(value, str) and clean(value):
+            return clean(value)
+    return clean(item.source)
+
+
+def post_date(item: Item) -> str:
+    when = item.published_at.date() if item.published_at is not None else item.day
+    return when.strftime("%Y.%m.%d")
+
+
+def post_meta(item: Item) -> str:
+    """``2024.11.28, OpenAI``: the parenthesised part of a blog highlight title."""
+    return f"{post_date(item)}, {publisher(item)}"
+
+
+def bullets(entry: DigestEntry) -> list[str]:
+    """The entry's summary bullets, cleaned; never empty (an item is never dropped for lack of a summary)."""
+    if entry.summary is not None:
+        lines = [clean(b) for b in entry.summary.bullets]
+        lines = [line for line in lines if line]
+        if lines:
+            return lines
+    return [NO_SUMMARY]
+
+
+def authors(entry: DigestEntry) -> list[str]:
+    return [name for name in (clean(a) for a in entry.item.authors) if name]
+
+
+def is_post(entry: DigestEntry) -> bool:
+    return entry.item.kind is ItemKind.POST
+
+
+def count_kinds(digest: Digest) -> tuple[int, int]:
+    papers = sum(1 for e in digest.entries if e.item.kind is ItemKind.PAPER)
+    return papers, len(digest.entries) - papers
+
+
+def title_line(digest: Digest) -> str:
+    if digest.kind is DigestKind.WEEKLY:
+        start = digest.start_day.isoformat() if digest.start_day else "?"
+        return f"Weekly Best Papers ({start} ~ {digest.day.isoformat()})"
+    return f"Daily Papers ({digest.day.isoformat()})"
+
+
+def counts_line(digest: Digest) -> str:
+    papers, posts = count_kinds(digest)
+    if digest.kind is DigestKind.WEEKLY:
+        return f"이번 주 논문 {papers}편 · 블로그 글 {posts}편"
+    return f"논문 {papers}편 · 블로그 새 글 {posts}편"
+
+
+def offline_note(digest: Digest) -> str | None:
+    """Plain words when some summaries were made without an LLM."""
+    if not digest.offline:
+        return None
+    with_summary = [e for e in digest.entries if e.summary is not None]
+    offline = [e for e in with_summary if e.summary is not None and e.summary.backend == "offline"]
+    if len(offline) == len(with_summary):
+        return "요약은 LLM 없이 오프라인 모드로 만들었습니다 (원문에서 문장을 골라 옮긴 것입니다)."
+    return f"요약 {len(with_summary)}개 중 {len(offline)}개는 LLM 없이 오프라인 모드로 만들었습니다."
+
+
+def empty_line(digest: Digest) -> str:
+    return digest.empty_reason or "보여 드릴 논문과 블로그 글이 없습니다."
+
+
+def join_topics(topics: Sequence[str]) -> str:
+    return ", ".join(clean(t) for t in topics if clean(t))

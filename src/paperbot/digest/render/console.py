@@ -1,0 +1,76 @@
+"""Readable plain text for the terminal. Untrusted text is cleaned of control characters (no terminal escapes)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from paperbot.digest.render.common import (
+    authors,
+    bullets,
+    counts_line,
+    empty_line,
+    item_link,
+    join_topics,
+    offline_note,
+    post_meta,
+    title_line,
+)
+from paperbot.digest.text import clean
+from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+
+WIDTH = 100
+MAX_AUTHORS = 8
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(
+        text, width=WIDTH, initial_indent=indent, subsequent_indent=indent + "  ", break_long_words=False
+    ) or [indent]
+
+
+def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
+    item = entry.item
+    title = clean(item.title) or "(제목 없음)"
+    lines = _wrap(f"{entry.rank}. {title}", "")
+    facts = []
+    if item.kind is ItemKind.PAPER:
+        facts.append(f"👍 {item.upvotes}")
+    else:
+        facts.append(post_meta(item))
+    if entry.team_votes:
+        facts.append(f"팀 {entry.team_votes:+d}")
+    topics = join_topics(entry.topics)
+    if topics:
+        facts.append(f"[{topics}]")
+    lines.append("   " + " · ".join(facts))
+    link = item_link(item)
+    if link:
+        lines.append(f"   {link}")
+    names = authors(entry)
+    if names:
+        shown = ", ".join(names[:MAX_AUTHORS]) + (f" +{len(names) - MAX_AUTHORS}" if len(names) > MAX_AUTHORS else "")
+        lines.extend(_wrap(f"저자: {shown}", "   "))
+    if clean(entry.reason):
+        lines.extend(_wrap(f"선정 이유: {clean(entry.reason)}", "   "))
+    for bullet in bullets(entry)[: 3 if weekly else None]:
+        lines.extend(_wrap(f"- {bullet}", "   "))
+    return [*lines, ""]
+
+
+def render_console(digest: Digest) -> str:
+    lines = [f"📚 {title_line(digest)}"]
+    if digest.is_empty:
+        lines.append(clean(empty_line(digest)))
+        return "\n".join(lines) + "\n"
+    lines.append(counts_line(digest))
+    note = offline_note(digest)
+    if note:
+        lines.append(f"※ {note}")
+    lines.append("")
+    weekly = digest.kind is DigestKind.WEEKLY
+    for section in digest.sections:
+        lines.append(f"== {clean(section.title)} ==")
+        lines.append("")
+        for entry in section.entries:
+            lines.extend(_entry(entry, weekly=weekly))
+    return "\n".join(lines).rstrip("\n") + "\n"
