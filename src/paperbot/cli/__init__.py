@@ -21,6 +21,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "sources": "paperbot.cli.sources:sources",
     "backfill": "paperbot.cli.sources:backfill",
     "digest": "paperbot.cli.digest:digest",
+    "summarize": "paperbot.cli.summarize:summarize",
+    "eval": "paperbot.cli.eval:eval_group",
 }
 
 

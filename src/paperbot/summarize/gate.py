@@ -201,7 +201,7 @@ def check(bullets: Sequence[str], *, title: str, abstract: str, rules: GateRules
         stripped = _LATIN_TOKEN_RE.sub(lambda m: " " if m.group(0) in latin_tokens(m.group(0)) else m.group(0), bullet)
         problems.extend(f"number:{at}:{written}" for written in unsupported_numbers(stripped, source))
     if hangul + latin and hangul / (hangul + latin) < rules.min_hangul_share:
-        problems.append(f"hangul_share:{hangul / (hangul + latin):.2f}")
+        problems.insert(0, f"hangul_share:{hangul / (hangul + latin):.2f}")  # whole-answer problems first
     for i, first in enumerate(bullets):
         for j in range(i + 1, len(bullets)):
             if _similarity(first, bullets[j]) >= rules.duplicate_threshold:

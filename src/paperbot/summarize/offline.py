@@ -160,7 +160,10 @@ def post_bullets(item: Item) -> list[str]:
     lead = _POST_LEAD[kind]
     if not item.abstract.strip():
         return [lead, NO_ABSTRACT_POST]
-    sentences = _safe_sentences(item.abstract)[:4]
+    sentences = _safe_sentences(item.abstract)
+    if len(sentences) > 1 and not re.search(r"[.!?\"'”’)]$", sentences[-1].text):
+        sentences = sentences[:-1]  # excerpts are often cut mid-sentence: do not quote the stub
+    sentences = sentences[:4]
     first_frame, next_frame = _POST_FRAMES[kind]
     quoted = [
         (first_frame if position == 0 else next_frame).format(q=_quote(sentence.text))

@@ -58,9 +58,16 @@ _POST_SYSTEM = {
     ),
 }
 
-_CAMEL_RE = re.compile(r"\b[A-Za-z]*[a-z][A-Z][A-Za-z0-9]*\b")
-_CAPS_RE = re.compile(r"\b[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*s?\b")
-_DIGIT_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9.]*\d[A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)*\b")
+_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*[A-Za-z0-9]")
+
+
+def _is_name(word: str) -> bool:
+    """CamelCase (LongGenBench), ALLCAPS (SCOPE, KV) or letters with digits (GPT-4o, Qwen2.5)."""
+    has_letter = any(ch.isalpha() for ch in word)
+    camel = re.search(r"[a-z][A-Z]", word) is not None
+    caps = sum(ch.isupper() for ch in word) >= 2
+    digits = has_letter and any(ch.isdigit() for ch in word)
+    return has_letter and (camel or caps or digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +83,7 @@ def protected_terms(title: str, abstract: str) -> list[str]:
     if colon and 0 < len(head.strip()) <= 40:
         terms.append(head.strip())
     for text in (title, abstract):
-        for pattern in (_CAMEL_RE, _CAPS_RE, _DIGIT_RE):
-            terms.extend(match.group(0).rstrip(".") for match in pattern.finditer(text))
+        terms.extend(word.rstrip(".") for word in _WORD_RE.findall(text) if _is_name(word))
     unique: list[str] = []
     for term in terms:
         if len(term) >= 2 and term not in unique:

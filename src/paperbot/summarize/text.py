@@ -37,6 +37,9 @@ _ABBREVIATIONS = (
     "co.",
     "st.",
     "al.",
+    "u.s.",
+    "u.k.",
+    "u.n.",
 )
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])([\"')\]]?)\s+(?=[\"'(\[]?[A-Z0-9])")
 _WS_RE = re.compile(r"\s+")

@@ -1,0 +1,148 @@
+"""A real local HTTP server that speaks the OpenAI chat-completions and Anthropic Messages shapes.
+
+Tests script it with ``script(request_body, attempt)`` → ``Reply``, where ``attempt`` counts the requests seen for
+the same paper title (so concurrent requests for different papers get their own script). Requests are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # dict → JSON; str → sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (a hang: longer than the client's timeout)
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+Script = Callable[[dict[str, Any], int], Reply]
+
+
+def openai_answer(content: str, *, finish_reason: str = "stop", tokens: tuple[int, int] = (100, 50)) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": tokens[0], "completion_tokens": tokens[1], "total_tokens": sum(tokens)},
+    }
+
+
+def openai_bullets(bullets: list[str], **kwargs: Any) -> dict[str, Any]:
+    return openai_answer(json.dumps({"bullets": bullets}, ensure_ascii=False), **kwargs)
+
+
+def anthropic_tool(bullets: list[str], *, stop_reason: str = "tool_use") -> dict[str, Any]:
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "submit_summary", "input": {"bullets": bullets}}],
+        "stop_reason": stop_reason,
+        "usage": {"input_tokens": 120, "output_tokens": 60},
+    }
+
+
+def anthropic_text(text: str, *, stop_reason: str = "end_turn") -> dict[str, Any]:
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop_reason,
+        "usage": {"input_tokens": 120, "output_tokens": 60},
+    }
+
+
+def title_of(body: dict[str, Any]) -> str:
+    """The paper title inside the first user message (between <title> delimiters)."""
+    messages = body.get("messages", [])
+    first_user = next((m["content"] for m in messages if m.get("role") == "user"), "")
+    match = re.search(r"<title>\n(.*?)\n</title>", first_user, re.DOTALL)
+    return match.group(1) if match else ""
+
+
+class FakeLLMServer:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.requests: list[Recorded] = []
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._attempts: Counter[str] = Counter()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
+                with server._lock:
+                    server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    key = title_of(body)
+                    attempt = server._attempts[key]
+                    server._attempts[key] += 1
+                reply = server.script(body, attempt)
+                if reply.delay and server.release.wait(reply.delay):
+                    return  # the test is over
+                payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body or {})
+                data = payload.encode()
+                with suppress(OSError):
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that time out close their end; that is the point of the hang test
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def fake_llm(script: Script) -> Iterator[FakeLLMServer]:
+    server = FakeLLMServer(script)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
