@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 from paperbot.domain import Item
 
@@ -70,7 +71,8 @@ def clean_text(text: str) -> str:
     """NFC, every control/format/private-use character (bidi overrides, zero-width) replaced by a space, spaces
     collapsed."""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    if not text.isprintable():  # fast path: printable text holds no control/format/private-use characters
+        text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
     return collapse_ws(text)
 
 
@@ -91,6 +93,7 @@ def cap_length(text: str, max_chars: int) -> str:
     return head[:space] if space >= max_chars // 2 else head
 
 
+@lru_cache(maxsize=1024)
 def sanitize_for_prompt(text: str, max_chars: int) -> str:
     """Untrusted text made safe to place between the prompt's delimiters."""
     text = clean_text(text).translate(_DELIMITER_TRANSLATION)
