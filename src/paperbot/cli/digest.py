@@ -1,13 +1,30 @@
-"""``paperbot digest``: the main job. Builds the digest of the covered day and prints or posts it."""
+"""``paperbot digest``: the main job. Collects, summarises what is pending, builds the digest and renders it."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import json
+from datetime import date, datetime
 
 import click
 
 from paperbot.cli.common import fail, settings_for
+
+TARGET_HELP = "console (default), markdown, discord:CHANNEL_ID or slack:CHANNEL_ID"
+
+
+def _parse_target(value: str) -> tuple[str, str | None]:
+    """``console``/``markdown`` → (kind, None); ``discord:123`` → (``discord``, ``discord:123``)."""
+    if value in ("console", "markdown"):
+        return value, None
+    from paperbot.errors import ConfigError
+    from paperbot.service.digest import split_target
+
+    try:
+        platform, _ = split_target(value)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.user_message} ({TARGET_HELP})") from None
+    return platform, value
 
 
 @click.command()
@@ -16,34 +33,109 @@ from paperbot.cli.common import fail, settings_for
     "day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="HF day to cover (YYYY-MM-DD). Default: the day that ended before this morning in Asia/Seoul, "
-    "i.e. yesterday's UTC date at 09:00 KST.",
+    help="HF day to cover (YYYY-MM-DD). Default: the HF day that ended before 09:00 Asia/Seoul today, i.e. "
+    "yesterday's UTC date (at 09:00 KST = 00:00 UTC that day has just ended). Weekly: the week ending on it.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["daily", "weekly"]),
+    default="daily",
+    show_default=True,
+    help="Daily or weekly best-of.",
+)
+@click.option("--to", "to", default="console", show_default=True, metavar="TARGET", help=TARGET_HELP)
+@click.option(
+    "--dry-run", is_flag=True, help="For discord:/slack: targets, print the exact JSON payloads; post nothing."
+)
+@click.option(
+    "--no-collect", is_flag=True, help="Do not fetch sources; use what is stored (pending items are still summarised)."
 )
 @click.pass_context
-def digest(ctx: click.Context, day: object) -> None:
-    """Build the daily digest and print it to the console."""
-    from paperbot.bootstrap import build_services
+def digest(  # noqa: PLR0917 (click passes one argument per option)
+    ctx: click.Context, day: datetime | None, kind: str, to: str, dry_run: bool, no_collect: bool
+) -> None:
+    """Build the daily (or weekly) digest and print it, or print what would be posted.
+
+    \b
+    Which day: a digest covers one Hugging Face Daily Papers day, a UTC date that fills mostly between
+    00:00 and 03:00 UTC. Without --date it is the day that ended before 09:00 in Asia/Seoul (the
+    PAPERBOT_TIMEZONE setting), so the 09:00 KST digest of 2024-04-20 covers 2024-04-19.
+    """
     from paperbot.digest.days import covered_day
-    from paperbot.domain import ItemKind, utcnow
+    from paperbot.domain import Digest, DigestKind, utcnow
     from paperbot.store.migrate import ensure_schema
 
+    target_kind, target = _parse_target(to)
+    if target_kind in ("discord", "slack") and not dry_run:
+        name = "Discord" if target_kind == "discord" else "Slack"
+        fail(
+            f"{name}에 게시하려면 {name} 플랫폼 연동이 필요합니다. 지금은 --dry-run으로 보낼 내용만 확인할 수 있습니다.",
+            code=2,
+        )
     settings = settings_for(ctx)
     problem = ensure_schema(settings.database_url)
     if problem:
         fail(problem, code=1)
-    target_day: date = day.date() if hasattr(day, "date") else covered_day(utcnow(), settings.timezone)
+    target_day: date = day.date() if day is not None else covered_day(utcnow(), settings.timezone)
+    digest_kind = DigestKind(kind)
 
-    async def run() -> None:
+    async def run() -> Digest:
+        from paperbot.bootstrap import build_services
+        from paperbot.digest.build import week_start
+        from paperbot.service.digest import build_digest
+
+        first_day = week_start(target_day) if digest_kind is DigestKind.WEEKLY else target_day
         async with build_services(settings) as services:
-            items = await services.repository.list_items(day_from=target_day, day_to=target_day)
-        papers = [i for i in items if i.kind is ItemKind.PAPER]
-        posts = [i for i in items if i.kind is ItemKind.POST]
-        click.echo(f"## Daily Papers ({target_day.isoformat()})")
-        click.echo()
-        if not items:
-            click.echo(f"{target_day.isoformat()}에 수집된 논문과 블로그 글이 없습니다.")
-            return
-        for item in papers + posts:
-            click.echo(f"- {item.title} ({item.url})")
+            if not no_collect:
+                from paperbot.service.collect import collect
 
-    asyncio.run(run())
+                report = await collect(services.repository, services.sources, day=target_day)
+                failed = len(report.failed)
+                click.echo(
+                    f"{target_day.isoformat()} 수집: 새 항목 {len(report.new_items)}개"
+                    + (f", 실패한 출처 {failed}곳" if failed else ""),
+                    err=True,
+                )
+            from paperbot.service.summarize import summarize_pending
+
+            summary = await summarize_pending(
+                services.repository,
+                services.summarizer,
+                day_from=first_day,
+                concurrency=settings.llm_concurrency,
+                daily_budget_usd=settings.llm_daily_budget_usd,
+            )
+            if summary.pending:
+                click.echo(summary.status(), err=True)
+            return await build_digest(services.repository, day=target_day, kind=digest_kind, target=target)
+
+    built = asyncio.run(run())
+    if target_kind == "markdown":
+        from paperbot.digest.render.markdown import render_markdown
+
+        click.echo(render_markdown(built), nl=False)
+    elif target_kind == "console":
+        from paperbot.digest.render.console import render_console
+
+        click.echo(render_console(built), nl=False)
+    else:
+        from paperbot.digest.render.discord import render_discord
+        from paperbot.digest.render.slack import render_slack
+
+        messages = render_discord(built) if target_kind == "discord" else render_slack(built)
+        payloads = [
+            {
+                "item_id": m.item_id,
+                "part": m.part,
+                **({"thread": True} if m.meta.get("thread") else {}),
+                "payload": m.payload,
+            }
+            for m in messages
+        ]
+        click.echo(
+            json.dumps(
+                {"target": target, "kind": kind, "day": target_day.isoformat(), "messages": payloads},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
