@@ -206,6 +206,12 @@ QUERY_STOPWORDS = frozenset(
 
 def query_tokens(text: str, *, limit: int = 16) -> list[str]:
     """``index_tokens`` of a search query: deduplicated, stopwords dropped (unless that leaves none), at most ``limit``."""
-    tokens = list(dict.fromkeys(index_tokens(text, with_stems=False)))
+    clean = normalize(text)
+    if _HANGUL_RE.search(clean):
+        tokens = list(dict.fromkeys(index_tokens(clean, with_stems=False)))
+    else:
+        # No Hangul: the analyser would only add sub-pieces of words the index also holds whole, so skip it (and
+        # its seconds-long first load in a short-lived CLI).
+        tokens = list(dict.fromkeys(_WORD_RE.findall(clean)))
     kept = [token for token in tokens if token not in QUERY_STOPWORDS]
     return (kept or tokens)[:limit]

@@ -1,0 +1,69 @@
+"""The search use case: results with summaries and votes, limits, empty input; what platforms will call."""
+
+from __future__ import annotations
+
+from paperbot.domain import SearchMatch, Vote
+from paperbot.ports import Repository
+from paperbot.service.search import MAX_LIMIT, NO_QUERY, NO_RESULTS, clamp_limit, search, warm_up
+from tests.search.corpus import load_corpus
+
+
+async def test_results_carry_summary_votes_and_links(repository: Repository) -> None:
+    ids = await load_corpus(repository)
+    target = ids["2503.11514"]
+    for n, channel in enumerate(("c1", "c1", "c2")):
+        await repository.add_vote(_vote(n, channel, target))
+    outcome = await search(repository, "연합학습 공격", limit=3)
+    assert outcome.notice is None
+    first = outcome.results[0]
+    assert first.item.id == target
+    assert first.match is SearchMatch.ALL
+    assert first.first_bullet == "연합 학습에서 공유된 기울기로 개인 데이터를 복원하는 기울기 역전 공격을 분석합니다."
+    assert first.hf_upvotes == first.item.upvotes > 0
+    assert first.team_votes == 3
+    in_channel = await search(repository, "연합학습 공격", limit=1, channel_id="c2")
+    assert in_channel.results[0].team_votes == 1
+    data = first.as_dict()
+    assert data["url"] == "https://huggingface.co/papers/2503.11514"
+    assert data["day"] == "2025-03-17"
+    assert data["match"] == "all"
+
+
+def _vote(n: int, channel: str, item_id: int) -> Vote:
+    return Vote(
+        platform="discord",
+        message_id=f"m{n}",
+        voter_hash=f"v{n}",
+        emoji="👍",
+        value=1,
+        channel_id=channel,
+        item_id=item_id,
+    )
+
+
+async def test_items_without_summary_have_no_bullet(repository: Repository) -> None:
+    await load_corpus(repository)
+    # 2406.06592 is in the fixture day but has no Korean summary in the test data.
+    outcome = await search(repository, "Improve Mathematical Reasoning automated process supervision", limit=1)
+    assert outcome.results[0].item.external_id == "2406.06592"
+    assert outcome.results[0].summary is None
+    assert outcome.results[0].first_bullet is None
+
+
+async def test_empty_and_unmatched_queries_give_a_notice(repository: Repository) -> None:
+    await load_corpus(repository)
+    assert (await search(repository, "   ")).notice == NO_QUERY
+    unmatched = await search(repository, "qqqzzzxxx")
+    assert unmatched.results == ()
+    assert unmatched.notice == NO_RESULTS
+
+
+def test_limit_is_clamped() -> None:
+    assert clamp_limit(None) == 10
+    assert clamp_limit(0) == 1
+    assert clamp_limit(-5) == 1
+    assert clamp_limit(1000) == MAX_LIMIT
+
+
+async def test_warm_up_names_the_analyser() -> None:
+    assert await warm_up() == "kiwi"
