@@ -21,6 +21,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "sources": "paperbot.cli.sources:sources",
     "backfill": "paperbot.cli.sources:backfill",
     "digest": "paperbot.cli.digest:digest",
+    "discord": "paperbot.cli.discord:discord",
     "search": "paperbot.cli.search:search",
     "summarize": "paperbot.cli.summarize:summarize",
     "eval": "paperbot.cli.eval:eval_group",

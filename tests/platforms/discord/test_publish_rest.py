@@ -1,0 +1,142 @@
+"""Posting digests over REST (``paperbot digest --to discord:ID``) against the fake Discord API."""
+
+from __future__ import annotations
+
+from paperbot.config import Settings
+from paperbot.digest.build import build_daily
+from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
+from paperbot.platforms.discord import DiscordChunkSender, digest_chunks, publish_once
+from paperbot.platforms.discord.api import make_client
+from paperbot.service.publish import publish_chunks
+from paperbot.store.memory import InMemoryRepository
+from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.platforms.discord.fake_api import Failure, FakeDiscord
+
+
+async def daily_digest(repository: InMemoryRepository, count: int, **paper_args: object) -> Digest:
+    items = await store_papers(repository, [paper(n, **paper_args) for n in range(count)])  # type: ignore[arg-type]
+    summaries = await repository.latest_summaries([i.id for i in items if i.id is not None])
+    return build_daily(DAY, items, summaries=summaries, target=f"discord:{CHANNEL}")
+
+
+async def test_posts_a_header_and_one_message_per_paper_once(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 12)  # more than 10 papers
+    assert len(digest.entries) >= 10
+
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.complete and result.sent == len(digest.entries) + 1
+    posts = fake.sent(CHANNEL)
+    assert len(posts) == len(digest.entries) + 1
+    assert "Daily Papers (2024-04-19)" in posts[0].json["content"]
+    for post in posts:
+        assert post.json["allowed_mentions"]["parse"] == []
+        assert post.json["enforce_nonce"] is True and 0 < len(post.json["nonce"]) <= 25
+        assert post.headers["Authorization"] == "Bot test-token"
+    assert len({post.json["nonce"] for post in posts}) == len(posts)
+    titles = [post.json["embeds"][0]["title"] for post in posts[1:]]
+    assert titles[0].startswith("Paper number 0")
+    # The bot adds 👍 and 👎 under every paper, not under the header.
+    assert len(fake.calls("PUT", "/reactions/")) == 2 * len(digest.entries)
+    assert all(d.state is DeliveryState.SENT for d in result.deliveries)
+    # No gateway: only REST calls were made.
+    assert not fake.calls("GET", "/gateway")
+
+    again = await publish_once(settings, repository, digest, CHANNEL)
+    assert again.already_done and again.sent == 0
+    assert len(fake.sent(CHANNEL)) == len(posts)
+
+
+async def test_mentions_in_titles_cannot_ping(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1, title="@everyone <@123> <@&1> @here [x](javascript:alert(1))")
+    await publish_once(settings, repository, digest, CHANNEL)
+    body = fake.sent(CHANNEL)[1].json
+    assert body["allowed_mentions"] == {"parse": []}
+    title = body["embeds"][0]["title"]
+    assert "@everyone" not in title and "<@123>" not in title and "](javascript" not in title
+
+
+async def test_rate_limit_is_waited_out(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.rate_limit("POST", f"/channels/{CHANNEL}/messages", retry_after=0.01)
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.complete
+    assert len(fake.sent(CHANNEL)) == 3  # the 429'd header, its retry, the paper
+    assert len(fake.channel_messages(CHANNEL)) == 2
+
+
+async def test_a_retried_post_carries_the_same_nonce_and_posts_once(fake: FakeDiscord, settings: Settings) -> None:
+    """Discord created the message but answered 502: discord.py retries with the same nonce, Discord dedupes."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.fail("POST", f"/channels/{CHANNEL}/messages", Failure(502, {"message": "bad gateway"}, apply_first=True))
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.complete
+    first, retry, _ = fake.sent(CHANNEL)
+    assert first.json["nonce"] == retry.json["nonce"]
+    assert len(fake.channel_messages(CHANNEL)) == 2
+
+
+async def test_unknown_outcome_is_found_in_history_and_not_reposted(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 2)
+    chunks = digest_chunks(digest)
+    target = f"discord:{CHANNEL}"
+    async with make_client() as client:
+        await client.login("test-token")
+        sender = DiscordChunkSender(client)
+        # First pass: chunk 1 is posted, then "the process dies" before recording it.
+        await publish_chunks(repository, sender, target=target, kind=DigestKind.DAILY, day=DAY, chunks=chunks[:1])
+        run = (await repository.claim_run(target, DigestKind.DAILY, DAY)).value
+        assert run.id is not None
+        await repository.set_run_status(run.id, RunStatus.PUBLISHING)
+        stuck = (await repository.add_delivery(_delivery(run.id, target, 1, chunks[1].item_id))).value
+        assert stuck.id is not None
+        await repository.transition_delivery(stuck.id, expected=[DeliveryState.PENDING], new=DeliveryState.SENDING)
+        await repository.transition_delivery(stuck.id, expected=[DeliveryState.SENDING], new=DeliveryState.UNKNOWN)
+        from paperbot.service.publish import delivery_key
+
+        await sender.send(CHANNEL, chunks[1], key=delivery_key(run, stuck))
+        posted_before = len(fake.sent(CHANNEL))
+
+        result = await publish_chunks(repository, sender, target=target, kind=DigestKind.DAILY, day=DAY, chunks=chunks)
+    assert result.complete and result.reconciled == 1
+    assert len(fake.sent(CHANNEL)) == posted_before + 1  # only the third chunk
+    assert fake.calls("GET", f"/channels/{CHANNEL}/messages")  # looked it up in the history
+
+
+def _delivery(run_id: int, target: str, chunk: int, item_id: int | None) -> Delivery:
+    return Delivery(run_id=run_id, target=target, chunk=chunk, item_id=item_id)
+
+
+async def test_forbidden_channel_marks_the_subscription_broken(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    await repository.save_subscription(Subscription(platform="discord", channel_id=CHANNEL))
+    digest = await daily_digest(repository, 3)
+    fake.forbidden_channels.add(CHANNEL)
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert not result.complete and result.broken_reason and "403" in result.broken_reason
+    assert len(fake.sent(CHANNEL)) == 1  # no retry loop
+    [subscription] = await repository.list_subscriptions(platform="discord")
+    assert subscription.broken_reason and "Missing Access" in subscription.broken_reason
+
+
+async def test_deleted_channel_marks_the_subscription_broken(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    await repository.save_subscription(Subscription(platform="discord", channel_id=CHANNEL))
+    digest = await daily_digest(repository, 1)
+    fake.gone_channels.add(CHANNEL)
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.broken_reason and "Unknown Channel" in result.broken_reason
+    [subscription] = await repository.list_subscriptions(platform="discord")
+    assert subscription.broken_reason == result.broken_reason
+
+
+async def test_an_empty_digest_posts_one_line(fake: FakeDiscord, settings: Settings) -> None:
+    repository = InMemoryRepository()
+    digest = build_daily(DAY, [], target=f"discord:{CHANNEL}")
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.complete and len(fake.sent(CHANNEL)) == 1
+    assert "2024-04-19" in fake.sent(CHANNEL)[0].json["content"]
