@@ -185,3 +185,16 @@ def test_next_run_daily_and_weekly() -> None:
     assert next_run(daily, NOW).isoformat() == "2024-04-21T09:00:00+09:00"  # 10:00 KST now: tomorrow
     weekly = Subscription(platform="chat", channel_id="c1", kind=DigestKind.WEEKLY, weekday=0, time="09:00")
     assert next_run(weekly, NOW).isoformat() == "2024-04-22T09:00:00+09:00"  # the next Monday
+
+
+async def test_search_returns_first_bullets_and_suggests_titles(repository: Repository) -> None:
+    item = (await repository.add_item(paper(1, title="Speculative decoding at scale"))).value
+    assert item.id is not None
+    await repository.add_summary(Summary(item.id, ("첫 요점.", "둘째 요점."), "offline", "offline", "v1", "h"))
+    ctx = context(repository)
+    reply = await commands.search(ctx, MEMBER, "speculative decoding")
+    assert [view.bullets for view in reply.papers] == [("첫 요점.",)]
+    assert await commands.suggest_titles(ctx, "speculative") == [("Speculative decoding at scale",) * 2]
+    assert await commands.suggest_titles(ctx, "  ") == []
+    empty = await commands.search(ctx, MEMBER, "<@everyone>")
+    assert empty.ephemeral and not empty.papers

@@ -187,6 +187,32 @@ async def top(ctx: CommandContext, caller: Caller, period: str | None = None) ->
     )
 
 
+# --- search -----------------------------------------------------------------------------------------------------
+
+AUTOCOMPLETE_LIMIT = 25
+
+
+async def search(ctx: CommandContext, caller: Caller, query: str, limit: int | None = None) -> Reply:
+    """Search everything collected; each result shows its title, day, votes, link and first bullet."""
+    from paperbot.service.search import search as run_search
+
+    outcome = await run_search(ctx.repository, query, limit=limit, channel_id=caller.channel_id)
+    if not outcome.results:
+        return Reply(text=outcome.notice or "찾은 결과가 없습니다.", ephemeral=True)
+    views = tuple(PaperView(result.item, _bullets(result.summary)[:1], result.team_votes) for result in outcome.results)
+    return Reply(text=f"🔎 검색 결과 {len(views)}건", papers=views)
+
+
+async def suggest_titles(ctx: CommandContext, partial: str) -> list[tuple[str, str]]:
+    """Autocomplete: (title, arXiv id or title) of up to 25 items matching what has been typed so far."""
+    from paperbot.service.search import search as run_search
+
+    if not partial.strip():
+        return []
+    outcome = await run_search(ctx.repository, partial, limit=AUTOCOMPLETE_LIMIT)
+    return [(result.item.title, result.item.title) for result in outcome.results[:AUTOCOMPLETE_LIMIT]]
+
+
 # --- show -------------------------------------------------------------------------------------------------------
 
 

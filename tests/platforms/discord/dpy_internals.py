@@ -86,6 +86,8 @@ def slash(
     sub_options = [
         {"name": name, "type": option_types[type(value)], "value": value} for name, value in (options or {}).items()
     ]
+    if interaction_type == 4:  # autocomplete: the first option is the one being typed
+        sub_options[0]["focused"] = True
     interaction_id = next(_ids)
     return {
         "id": str(interaction_id),

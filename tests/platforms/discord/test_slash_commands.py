@@ -147,3 +147,33 @@ async def test_status_shows_a_broken_subscription_privately(
     assert callback["data"]["flags"] & EPHEMERAL
     values = " ".join(f["value"] for f in answer["embeds"][0]["fields"])
     assert "발송 중단" in values and "50001" in values
+
+
+async def test_search_shows_title_day_votes_link_and_first_bullet(
+    bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    await store_papers(repository, [paper(1, title="Diffusion models for speech"), paper(2, title="Graph RAG")])
+    _, [answer] = await run(bot, fake, "search", {"query": "diffusion"})
+    [embed] = answer["embeds"]
+    assert embed["title"] == "Diffusion models for speech"
+    assert embed["url"] == "https://arxiv.org/abs/2404.12001"
+    assert embed["description"] == "• 첫째 요점입니다."
+    assert {f["name"] for f in embed["fields"]} >= {"👍 HF 추천", "📅 날짜"}
+    _, [nothing] = await run(bot, fake, "search", {"query": "zzzzqqq"})
+    assert nothing["flags"] & EPHEMERAL
+
+
+async def test_search_autocompletes_titles(
+    bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    await store_papers(repository, [paper(n, title=f"Diffusion study {n}") for n in range(30)])
+    before = len(fake.requests)
+    feed(
+        bot, "INTERACTION_CREATE", slash("search", {"query": "diffusion"}, channel_id=int(CHANNEL), interaction_type=4)
+    )
+    await settle(bot)
+    [callback] = [r.json for r in fake.requests[before:] if r.path.endswith("/callback")]
+    assert callback["type"] == 8  # autocomplete result
+    choices = callback["data"]["choices"]
+    assert 0 < len(choices) <= 25
+    assert all(c["name"].startswith("Diffusion study") for c in choices)

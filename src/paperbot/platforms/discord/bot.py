@@ -207,6 +207,22 @@ def paper_group(bot: DiscordPlatform) -> app_commands.Group:
     ctx = bot.context
     group = app_commands.Group(name="paper", description="Hugging Face 논문 다이제스트", guild_only=True)
 
+    @group.command(name="search", description="모은 논문과 블로그 글 검색 (한국어·영어)")
+    @app_commands.describe(query="검색어", limit="결과 수 (최대 20)")
+    async def search(
+        interaction: discord.Interaction[Any], query: str, limit: app_commands.Range[int, 1, 20] | None = None
+    ) -> None:
+        await respond(interaction, lambda caller: commands.search(ctx, caller, query, limit))
+
+    @search.autocomplete("query")
+    async def search_titles(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        try:
+            titles = await commands.suggest_titles(ctx, current)
+        except PaperbotError:
+            return []
+        # Choice names and values are capped at 100 characters; untrusted titles are shown as plain text there.
+        return [app_commands.Choice(name=title[:100], value=value[:100]) for title, value in titles if title.strip()]
+
     @group.command(name="today", description="이 채널의 오늘 다이제스트 (가장 최근 HF 하루)")
     async def today(interaction: discord.Interaction[Any]) -> None:
         await respond(interaction, lambda caller: commands.today(ctx, caller))
