@@ -56,7 +56,18 @@ def test_collect_json_then_again(config: Path, server: LocalServer) -> None:
     papers = [item for item in data["items"] if item["source"] == "hf_daily"]
     assert [p["external_id"] for p in papers] == ["2501.05874", "2501.05727", "2501.03841", "2501.06186", "2501.05707"]
     assert len(papers) == 5 and all(p["new"] for p in papers)
-    required = {"source", "external_id", "title", "authors", "abstract", "url", "thumbnail_url", "day", "upvotes", "new"}
+    required = {
+        "source",
+        "external_id",
+        "title",
+        "authors",
+        "abstract",
+        "url",
+        "thumbnail_url",
+        "day",
+        "upvotes",
+        "new",
+    }
     assert all(required <= set(item) for item in data["items"])
     assert isinstance(papers[0]["authors"], list) and papers[0]["day"] == "2025-01-13"
     posts = [item for item in data["items"] if item["source"] == "local_blog"]

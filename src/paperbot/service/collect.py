@@ -175,6 +175,7 @@ async def _refresh_upvotes(repository: Repository, existing: Item, fresh: Item) 
     if (
         existing.kind is not ItemKind.PAPER
         or existing.id is None
+        or fresh.upvotes == existing.upvotes  # unchanged: skip the write (the stored capture time stays true)
         or fresh.upvotes_captured_at is None
         or (existing.upvotes_captured_at is not None and fresh.upvotes_captured_at <= existing.upvotes_captured_at)
     ):

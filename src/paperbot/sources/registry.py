@@ -19,6 +19,7 @@ from paperbot.sources.fetch import Fetcher
 from paperbot.sources.hf import SOURCE_NAME as HF_SOURCE_NAME
 from paperbot.sources.hf import HFDailySource
 from paperbot.sources.scrape import HtmlListSource
+from paperbot.sources.text import safe_http_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,8 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
     for entry in settings.sources:
         specs[entry.name] = _merge(specs.get(entry.name), entry)
     for spec in specs.values():
+        if spec.url is not None and safe_http_url(spec.url) is None:
+            raise ConfigError(f"source {spec.name!r}: url must be an http(s) URL", key=f"sources.{spec.name}.url")
         if spec.type not in SOURCE_TYPES:
             raise ConfigError(
                 f"source {spec.name!r}: unknown type {spec.type!r} (known types: {', '.join(SOURCE_TYPES)})",

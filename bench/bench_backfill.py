@@ -1,0 +1,155 @@
+"""Backfill benchmark: 520 days of HF Daily Papers from a local server, paperbot vs plain fetch + json.loads.
+
+The server cycles through the real API bodies in tests/data/sources/hf (13 days, 5-8 papers each, re-serialised),
+so every day is one request. Baseline: one httpx client, GET each day in order, ``json.loads`` the body, nothing
+stored. paperbot: the ``backfill`` path: ``collect()`` per day through HFDailySource and the polite Fetcher (host
+pacing off, as for a local mirror), storing into a fresh SQLite database. One warm-up day runs first so one-time
+costs (migrations, analyser loading) are not counted. Prints both wall times, the ratio (target <= 2) and peak RSS.
+
+    .venv/bin/python bench/bench_backfill.py [--days 520]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = [
+    json.loads(path.read_bytes()) for path in sorted((ROOT / "tests" / "data" / "sources" / "hf").glob("20*.json"))
+]
+START = date(2024, 1, 1)
+
+
+def body_for(day: date) -> bytes:
+    """A real day's body with the arXiv ids made unique per day, as in a real backfill (every paper new)."""
+    entries = TEMPLATES[(day - START).days % len(TEMPLATES)]
+    for n, entry in enumerate(entries):
+        entry["paper"]["id"] = f"{day:%y%m}.{day.day:02d}{n:03d}"
+    return json.dumps(entries, ensure_ascii=False).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes; no 40 ms delayed-ACK stalls
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        day = date.fromisoformat(query.get("date", ["2024-01-01"])[0])
+        body = body_for(day) if query.get("p", ["0"])[0] == "0" else b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+async def baseline(base: str, days: list[date]) -> int:
+    papers = 0
+    async with httpx.AsyncClient() as http:
+        for day in days:
+            response = await http.get(
+                f"{base}/api/daily_papers", params={"date": day.isoformat(), "limit": 100, "p": 0}
+            )
+            papers += len(json.loads(response.content))
+    return papers
+
+
+async def paperbot_fetch_only(base: str, days: list[date]) -> int:
+    """paperbot's own layer without storage: HFDailySource.fetch (Fetcher, parsing, mapping) per day."""
+    from paperbot.config import Settings
+    from paperbot.httpclient import make_http_client
+    from paperbot.sources.fetch import Fetcher
+    from paperbot.sources.hf import HFDailySource
+
+    settings = Settings(hf_base_url=base, http_host_interval=0)
+    papers = 0
+    async with make_http_client(settings) as http:
+        source = HFDailySource(Fetcher.from_settings(settings, http), base_url=base)
+        for day in days:
+            papers += len((await source.fetch(day)).items)
+    return papers
+
+
+async def paperbot_backfill(base: str, days: list[date], db_url: str) -> int:
+    from paperbot.config import Settings
+    from paperbot.httpclient import make_http_client
+    from paperbot.service.collect import collect
+    from paperbot.sources.fetch import Fetcher
+    from paperbot.sources.hf import HFDailySource
+    from paperbot.store.engine import create_engine
+    from paperbot.store.sql import SqlRepository
+
+    settings = Settings(database_url=db_url, hf_base_url=base, http_host_interval=0)
+    repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
+    new = 0
+    try:
+        async with make_http_client(settings) as http:
+            source = HFDailySource(Fetcher.from_settings(settings, http), base_url=base)
+            for day in days:
+                report = await collect(repository, [source], day=day)
+                if report.failed:
+                    raise SystemExit(f"collect failed on {day}: {report.failed[0].error}")
+                new += len(report.new_items)
+    finally:
+        await repository.close()
+    return new
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=520)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from paperbot.store.migrate import ensure_schema
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    days = [START + timedelta(days=offset) for offset in range(args.days)]
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        problem = ensure_schema(db_url)
+        if problem:
+            raise SystemExit(problem)
+        asyncio.run(paperbot_backfill(base, [date(2023, 1, 1)], db_url))  # warm-up: imports, analyser, connections
+
+        started = time.perf_counter()
+        papers = asyncio.run(baseline(base, days))
+        base_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        parsed = asyncio.run(paperbot_fetch_only(base, days))
+        fetch_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        stored = asyncio.run(paperbot_backfill(base, days, db_url))
+        ours_s = time.perf_counter() - started
+    server.shutdown()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"days: {len(days)}  papers served: {papers}  new items stored: {stored}")
+    print(f"baseline (httpx GET + json.loads): {base_s:.2f} s  ({base_s / len(days) * 1000:.1f} ms/day)")
+    print(f"paperbot fetch + parse, no storage: {fetch_s:.2f} s  ratio {fetch_s / base_s:.2f}  ({parsed} items)")
+    print(f"paperbot backfill (collect + SQLite): {ours_s:.2f} s  ({ours_s / len(days) * 1000:.1f} ms/day)")
+    print(f"ratio (backfill / baseline): {ours_s / base_s:.2f}  (target <= 2)")
+    print(f"peak RSS of the process: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
