@@ -47,6 +47,15 @@ class LazyGroup(click.Group):
             return command
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; our errors become one line on stderr and an exit code, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            fail(f"설정 오류: {exc}", code=2)
+        except PaperbotError as exc:
+            fail(f"{exc.user_message} ({exc})", code=1)
+
 
 @click.group(
     cls=LazyGroup,
@@ -74,10 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except ConfigError as exc:
+    except ConfigError as exc:  # raised while parsing, before any subcommand runs
         fail(f"설정 오류: {exc}", code=2)
-    except PaperbotError as exc:
-        fail(f"{exc.user_message} ({exc})", code=1)
     except KeyboardInterrupt:
         click.echo("중단했습니다.", err=True)
         sys.exit(130)

@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from paperbot.cli.common import fail, settings_for
 
+if TYPE_CHECKING:
+    from paperbot.service.publish import PublishResult
+
 TARGET_HELP = "console (default), markdown, discord:CHANNEL_ID or slack:CHANNEL_ID"
+
+
+def _report_published(target: str, result: PublishResult) -> None:
+    """One line for operators and cron logs; exit 1 when the digest is not fully posted (a rerun resumes it)."""
+    day = result.run.day.isoformat()
+    if result.already_done:
+        click.echo(f"{target}: {day} 다이제스트는 이미 게시되었습니다. 다시 보내지 않습니다.")
+        return
+    if result.broken_reason:
+        fail(f"{target}: 채널에 게시할 수 없습니다 ({result.broken_reason}). 구독을 '깨짐'으로 표시했습니다.", code=1)
+    counts = f"보냄 {result.sent}, 확인됨 {result.reconciled}, 실패 {result.failed}"
+    if not result.complete:
+        fail(
+            f"{target}: {day} 다이제스트를 모두 게시하지 못했습니다 ({counts}; {result.error}). 다시 실행하면 이어서 보냅니다."
+        )
+    click.echo(f"{target}: {day} 다이제스트를 게시했습니다 ({counts}).")
 
 
 def _parse_target(value: str) -> tuple[str, str | None]:
@@ -66,20 +87,19 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
     from paperbot.store.migrate import ensure_schema
 
     target_kind, target = _parse_target(to)
-    if target_kind in ("discord", "slack") and not dry_run:
-        name = "Discord" if target_kind == "discord" else "Slack"
-        fail(
-            f"{name}에 게시하려면 {name} 플랫폼 연동이 필요합니다. 지금은 --dry-run으로 보낼 내용만 확인할 수 있습니다.",
-            code=2,
-        )
+    publishing = target_kind in ("discord", "slack") and not dry_run
     settings = settings_for(ctx)
+    if publishing:
+        token_setting = "discord_token" if target_kind == "discord" else "slack_bot_token"
+        if getattr(settings, token_setting) is None:
+            fail(f"설정 오류: PAPERBOT_{token_setting.upper()}가 없어 {target}에 게시할 수 없습니다.", code=2)
     problem = ensure_schema(settings.database_url)
     if problem:
         fail(problem, code=1)
     target_day: date = day.date() if day is not None else covered_day(utcnow(), settings.timezone)
     digest_kind = DigestKind(kind)
 
-    async def run() -> Digest:
+    async def run() -> tuple[Digest, PublishResult | None]:
         from paperbot.bootstrap import build_services
         from paperbot.digest.build import week_start
         from paperbot.service.digest import build_digest
@@ -107,9 +127,17 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
             )
             if summary.pending:
                 click.echo(summary.status(), err=True)
-            return await build_digest(services.repository, day=target_day, kind=digest_kind, target=target)
+            built = await build_digest(services.repository, day=target_day, kind=digest_kind, target=target)
+            if not publishing or target is None:
+                return built, None
+            platform = importlib.import_module(f"paperbot.platforms.{target_kind}")
+            channel_id = target.split(":", 1)[1]
+            return built, await platform.publish_once(settings, services.repository, built, channel_id)
 
-    built = asyncio.run(run())
+    built, published = asyncio.run(run())
+    if published is not None:
+        _report_published(target or "", published)
+        return
     if target_kind == "markdown":
         from paperbot.digest.render.markdown import render_markdown
 
