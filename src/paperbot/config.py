@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base: str = "https://slack.com/api/"
+    vote_salt: SecretStr | None = Field(
+        None, description="secret key for hashing voter ids (set it once per install and keep it)"
+    )
 
     # --- runtime (issue 8) --------------------------------------------------------------------------------------
     http_port: int | None = Field(None, ge=1, le=65535)

@@ -63,7 +63,7 @@ async def _run_bot(ctx: click.Context) -> None:
     settings = settings_for(ctx)
     token = token_of(settings)
     use_api_base(settings.discord_api_base)
-    salt = getattr(settings, "vote_salt", None)
+    salt = settings.vote_salt
     if salt is not None:
         key = hashlib.sha256(b"paperbot-votes:" + salt.get_secret_value().encode()).digest()
     else:
