@@ -74,6 +74,10 @@ class OutboundChunk:
     payload: Mapping[str, Any]
     item_id: int | None = None
     reactions: tuple[str, ...] = ()
+    #: Index of the chunk whose message this one replies to (Slack threads); publishing fills ``thread_id`` with
+    #: that message's id before sending or looking this chunk up (None if the parent could not be posted).
+    thread_of: int | None = None
+    thread_id: str | None = None
 
 
 class ChunkSender(Protocol):
@@ -163,6 +167,8 @@ class _Pass:
     broken: str | None = None
     now: Callable[[], datetime] = utcnow
     stale_after: timedelta = STALE_SENDING
+    #: chunk index → platform message id of chunks settled in this pass (or before it)
+    message_ids: dict[int, str] = field(default_factory=dict)
 
     def _stale(self, delivery: Delivery) -> bool:
         return delivery.updated_at is None or delivery.updated_at <= self.now() - self.stale_after
@@ -176,6 +182,8 @@ class _Pass:
         key = delivery_key(self.run, delivery)
         state = delivery.state
         if state in FINAL_DELIVERY_STATES:
+            if delivery.platform_message_id is not None:
+                self.message_ids[delivery.chunk] = delivery.platform_message_id
             return True
         if state is DeliveryState.SENDING and not self._stale(delivery):
             # Another worker is posting this chunk right now: leave it to them, and keep the order.
@@ -191,6 +199,7 @@ class _Pass:
                 self.error = f"chunk {delivery.chunk}: lookup failed: {exc}"
                 return False
             if found is not None:
+                self.message_ids[delivery.chunk] = found
                 if await self._move(delivery_id, state, DeliveryState.RECONCILED, platform_message_id=found):
                     self.reconciled += 1
                     await self.sender.decorate(self.channel_id, found, chunk)
@@ -219,6 +228,7 @@ class _Pass:
             await self._move(delivery_id, sending, DeliveryState.UNKNOWN, error=str(exc))
             return False
         await self._move(delivery_id, sending, DeliveryState.SENT, platform_message_id=message_id)
+        self.message_ids[delivery.chunk] = message_id
         self.sent += 1
         await self.sender.decorate(self.channel_id, message_id, chunk)
         return True
@@ -270,7 +280,8 @@ async def publish_chunks(
         stored = await repository.add_delivery(
             Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id)
         )
-        if not await work.deliver(chunk, stored.value):
+        to_send = chunk if chunk.thread_of is None else replace(chunk, thread_id=work.message_ids.get(chunk.thread_of))
+        if not await work.deliver(to_send, stored.value):
             stopped = True
             break
 

@@ -1,0 +1,89 @@
+"""Fixtures: the fake Slack Web API, settings pointing at it, a virtual clock for pacing, papers to post."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+
+from paperbot.config import Settings
+from paperbot.digest.build import build_daily
+from paperbot.digest.ranking import RankingPolicy
+from paperbot.domain import Digest, Item, ItemKind, Summary
+from paperbot.platforms.slack import ChannelPacer
+from paperbot.store.memory import InMemoryRepository
+from tests.platforms.slack.fake_api import BOT_TOKEN, FakeSlack, running_fake_slack
+
+DAY = date(2024, 4, 19)
+CHANNEL = "C0PAPERS01"
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+
+
+class VirtualClock:
+    """Monotonic time that moves only when something sleeps on it; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with running_fake_slack() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(fake: FakeSlack) -> Settings:
+    return Settings(slack_bot_token=BOT_TOKEN, slack_api_base=fake.base, slack_signing_secret=SIGNING_SECRET)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def pacer(clock: VirtualClock) -> ChannelPacer:
+    return ChannelPacer(clock=clock, sleep=clock.sleep)
+
+
+def paper(n: int, *, title: str | None = None, day: date = DAY) -> Item:
+    return Item(
+        source="hf_daily",
+        external_id=f"2404.{12000 + n}",
+        kind=ItemKind.PAPER,
+        title=title or f"Paper number {n}",
+        url=f"https://arxiv.org/abs/2404.{12000 + n}",
+        day=day,
+        authors=("Kim Minsu", "Lee Jiwoo"),
+        abstract="We study things.",
+        upvotes=100 - n,
+        upvotes_captured_at=datetime(2024, 4, 20, tzinfo=UTC),
+    )
+
+
+async def store_papers(repository: InMemoryRepository, items: list[Item]) -> list[Item]:
+    stored = [(await repository.add_item(item)).value for item in items]
+    for item in stored:
+        assert item.id is not None
+        await repository.add_summary(
+            Summary(item_id=item.id, bullets=("첫째 요점입니다.", "둘째 요점입니다."), backend="offline",
+                    model="offline", prompt_version="v1", input_hash=f"h{item.id}")
+        )  # fmt: skip
+    return stored
+
+
+async def daily_digest(repository: InMemoryRepository, count: int, *, title: str | None = None) -> Digest:
+    items = await store_papers(repository, [paper(n, title=title) for n in range(count)])
+    summaries = await repository.latest_summaries([i.id for i in items if i.id is not None])
+    policy = RankingPolicy(top_n=None)  # every paper, however many
+    return build_daily(DAY, items, summaries=summaries, policy=policy, target=f"slack:{CHANNEL}")
