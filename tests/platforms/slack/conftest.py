@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,42 @@ async def daily_digest(repository: InMemoryRepository, count: int, *, title: str
     summaries = await repository.latest_summaries([i.id for i in items if i.id is not None])
     policy = RankingPolicy(top_n=None)  # every paper, however many
     return build_daily(DAY, items, summaries=summaries, policy=policy, target=f"slack:{CHANNEL}")
+
+
+NOW = datetime(2024, 4, 20, 1, 0, tzinfo=UTC)  # 10:00 in Seoul: "today" covers the HF day 2024-04-19
+VOTER_KEY = b"0123456789abcdef-test-voter-key"
+ADMIN = "U0ADMIN01"
+MEMBER = "U0MEMBER1"
+ALLOWED = "U0ALLOWED"
+
+
+@pytest.fixture
+def repository() -> InMemoryRepository:
+    return InMemoryRepository()
+
+
+@pytest.fixture
+async def platform(fake: FakeSlack, settings: Settings, repository: InMemoryRepository) -> Any:
+    """The Slack app on the fake API, started (auth.test done), with votes reported to ``platform.outcomes``."""
+    import asyncio
+
+    from paperbot.platforms.slack.api import make_web_client
+    from paperbot.platforms.slack.app import SlackPlatform
+    from paperbot.service.commands import CommandContext
+
+    fake.add_user(ADMIN, admin=True)
+    fake.add_user(MEMBER)
+    fake.add_user(ALLOWED)
+    outcomes: asyncio.Queue[Any] = asyncio.Queue()
+    context = CommandContext(repository, timezone="Asia/Seoul", now=lambda: NOW)
+    app = SlackPlatform(
+        context,
+        make_web_client(settings),
+        voter_key=VOTER_KEY,
+        signing_secret=SIGNING_SECRET,
+        admin_users=[ALLOWED],
+        on_vote=outcomes.put_nowait,
+    )
+    app.outcomes = outcomes  # type: ignore[attr-defined]
+    await app.start(reconcile=False)
+    return app

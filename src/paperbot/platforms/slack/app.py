@@ -22,7 +22,7 @@ import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,6 +64,16 @@ def vote_emoji(name: str) -> str | None:
     return SLACK_VOTE_NAMES.get(normalize_reaction(name))
 
 
+@web.middleware
+async def _reject_malformed_timestamps(request: web.Request, handler: Any) -> web.StreamResponse:
+    """401 for a request timestamp that is not a number (bolt's verifier would fail with a 500 on it)."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp")
+    if timestamp is not None and not timestamp.strip().isdigit():
+        return web.json_response({"error": "invalid request"}, status=401)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
 class VoterHasher:
     """Voter id → HMAC-SHA256 hex (first 32 characters) under a per-install key; the raw id is never stored."""
 
@@ -98,6 +108,7 @@ class SlackPlatform:
         admin_users: Collection[str] = (),
         reconcile_days: int = RECONCILE_DAYS,
         command: str = COMMAND,
+        on_vote: Callable[[VoteOutcome], None] | None = None,
     ) -> None:
         self.context = context
         self.client = client
@@ -105,6 +116,9 @@ class SlackPlatform:
         self.admin_users = frozenset(admin_users)
         self.reconcile_days = reconcile_days
         self.identity: Identity | None = None
+        #: Called with the outcome of every reaction event once it is handled (bolt runs listeners in the
+        #: background after acknowledging; observers, e.g. tests, learn here when one is done).
+        self.on_vote = on_vote
         self.signing_secret = signing_secret or ""
         # request_verification_enabled is bolt's default and is stated here on purpose: it is never turned off.
         # Socket Mode requests skip it inside bolt (they arrive over our own authenticated websocket).
@@ -155,7 +169,9 @@ class SlackPlatform:
         """The aiohttp application of HTTP mode (bolt's adapter, requests verified)."""
         if not self.signing_secret:  # never serve HTTP without verifying requests
             raise ConfigError("HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET", key="PAPERBOT_SLACK_SIGNING_SECRET")
-        return self.app.web_app(path=EVENTS_PATH)
+        application = self.app.web_app(path=EVENTS_PATH)
+        application.middlewares.append(_reject_malformed_timestamps)
+        return application
 
     async def serve_http(self, host: str, port: int) -> web.AppRunner:
         """Start HTTP mode on ``host:port`` and return the runner (``await runner.cleanup()`` stops it)."""
@@ -225,10 +241,15 @@ class SlackPlatform:
     # --- votes --------------------------------------------------------------------------------------------------
 
     async def _on_reaction_added(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self.handle_reaction(event, body)
+        await self._on_reaction(event, body)
 
     async def _on_reaction_removed(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self.handle_reaction(event, body)
+        await self._on_reaction(event, body)
+
+    async def _on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        outcome = await self.handle_reaction(event, body)
+        if self.on_vote is not None:
+            self.on_vote(outcome)
 
     def _is_self(self, user_id: str) -> bool:
         return self.identity is not None and user_id == self.identity.user_id
