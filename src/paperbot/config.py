@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base: str = "https://slack.com/api/"
+    slack_http_port: int | None = Field(None, ge=1, le=65535, description="Slack HTTP mode port (default: Socket Mode)")
+    slack_admin_users: list[str] = Field(default_factory=list, description="Slack user ids allowed admin commands")
     vote_salt: SecretStr | None = Field(
         None, description="secret key for hashing voter ids (set it once per install and keep it)"
     )

@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "backfill": "paperbot.cli.sources:backfill",
     "digest": "paperbot.cli.digest:digest",
     "discord": "paperbot.cli.discord:discord",
+    "slack": "paperbot.cli.slack:slack",
     "search": "paperbot.cli.search:search",
     "summarize": "paperbot.cli.summarize:summarize",
     "eval": "paperbot.cli.eval:eval_group",

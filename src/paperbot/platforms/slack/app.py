@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -36,10 +36,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from paperbot.domain import utcnow
 from paperbot.errors import ConfigError, PaperbotError
 from paperbot.platforms.slack import commands as slack_commands
-from paperbot.platforms.slack.api import PLATFORM, auth_test, call_with_retry, delivery_of
+from paperbot.platforms.slack.api import PLATFORM, auth_test, call_with_retry, delivery_of, make_web_client
 from paperbot.platforms.slack.render import reply_payload, text_payload
 from paperbot.service.commands import Caller, CommandContext, CommandError, Reply
 from paperbot.service.votes import DEFAULT_VOTE_EMOJIS, Reaction, VoteOutcome, record_reaction
+
+if TYPE_CHECKING:
+    from paperbot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -389,3 +392,59 @@ class SlackPlatform:
                 )
                 added += outcome is VoteOutcome.COUNTED
         return added
+
+
+# --- composition helpers (used by ``paperbot slack run``) ------------------------------------------------------
+
+
+def voter_key(salt: str | None, identity: Identity) -> bytes:
+    """The HMAC key for voter ids: from the per-install secret (``PAPERBOT_VOTE_SALT``) when set, else from the
+    workspace and bot user ids (stable across token rotations; hashes are then keyed but not secret)."""
+    basis = salt if salt else f"{identity.team_id}:{identity.user_id}"
+    return hashlib.sha256(b"paperbot-votes:slack:" + basis.encode()).digest()
+
+
+def app_token_of(settings: Settings) -> str:
+    token = settings.slack_app_token.get_secret_value().strip() if settings.slack_app_token else ""
+    if not token:
+        raise ConfigError(
+            "Socket Mode needs PAPERBOT_SLACK_APP_TOKEN (xapp-…), or set PAPERBOT_SLACK_HTTP_PORT for HTTP mode",
+            key="PAPERBOT_SLACK_APP_TOKEN",
+        )
+    if not token.startswith("xapp-"):
+        raise ConfigError(
+            "PAPERBOT_SLACK_APP_TOKEN must be an app-level token (xapp-…)", key="PAPERBOT_SLACK_APP_TOKEN"
+        )
+    return token
+
+
+def signing_secret_of(settings: Settings) -> str:
+    secret = settings.slack_signing_secret.get_secret_value().strip() if settings.slack_signing_secret else ""
+    if not secret:
+        raise ConfigError("HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET", key="PAPERBOT_SLACK_SIGNING_SECRET")
+    return secret
+
+
+async def run_slack(settings: Settings, context: CommandContext, *, http_port: int | None = None) -> None:
+    """Run the Slack app until cancelled: Socket Mode, or HTTP mode on ``http_port`` (all settings checked first)."""
+    client = make_web_client(settings)
+    if http_port is None:
+        app_token: str | None = app_token_of(settings)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    else:
+        app_token = None
+        secret = signing_secret_of(settings)
+    data = await auth_test(client)
+    identity = Identity(str(data.get("user_id") or ""), str(data.get("team_id") or ""))
+    salt = settings.vote_salt.get_secret_value() if settings.vote_salt else None
+    platform = SlackPlatform(
+        context,
+        client,
+        voter_key=voter_key(salt, identity),
+        signing_secret=secret,
+        admin_users=settings.slack_admin_users,
+    )
+    if http_port is None and app_token is not None:
+        await platform.run_socket_mode(app_token)
+    elif http_port is not None:
+        await platform.run_http("0.0.0.0", http_port)  # noqa: S104 - Slack must reach it; requests are verified
