@@ -177,3 +177,34 @@ def test_parse() -> None:
     inv = slack_commands.parse("subscribe")
     assert inv.is_admin_command and inv.ephemeral
     assert not slack_commands.parse("today").ephemeral
+
+
+async def test_socket_mode_requests_need_no_signature_but_http_ones_do(platform: Any, fake: FakeSlack) -> None:
+    """Socket Mode payloads arrive over the app-token websocket (bolt's own socket adapter feeds them so)."""
+    from urllib.parse import parse_qsl
+
+    from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from tests.platforms.slack.signed import command_body
+
+    payload = dict(parse_qsl(command_body("help", response_url=fake.response_url())))
+    request = SocketModeRequest(type="slash_commands", envelope_id="env-1", payload=payload)
+    response = await run_async_bolt_app(platform.app, request)
+    assert response.status == 200
+    [answer] = await fake.wait_for_responses(1)
+    assert "paperbot 사용법" in answer["text"]
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    unsigned_http = AsyncBoltRequest(body=command_body("help", response_url=fake.response_url()))
+    assert (await platform.app.async_dispatch(unsigned_http)).status == 401
+
+
+async def test_hostile_titles_in_answers_are_escaped(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository
+) -> None:
+    await store_papers(repository, [paper(1, title="<!channel> <@U0BOSS> *now* <https://evil.example|x>")])
+    answer = await run_command(platform, fake, "today")
+    raw = shown(answer)
+    assert "<!channel>" not in raw and "<@U0BOSS>" not in raw and "<https://evil.example" not in raw
+    assert "&lt;!channel&gt;" in raw
