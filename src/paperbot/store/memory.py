@@ -162,11 +162,7 @@ class InMemoryRepository:
                 and (kind is None or item.kind == kind)
             )
 
-        def recency(item_id: int) -> tuple[int, int, int]:
-            item = self._items[item_id]
-            return (-item.day.toordinal(), -item.upvotes, item_id)
-
-        ranked = await self._search.search(search.parse_query(query), max(limit, 0), allowed, recency)
+        ranked = await self._search.search(search.parse_query(query), max(limit, 0), allowed)
         return [SearchHit(self._items[i], score, match) for i, score, match in ranked]
 
     async def reindex_search(self) -> int:

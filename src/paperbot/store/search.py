@@ -16,7 +16,9 @@ summary, the same way on every database; the database indexes it:
   ranked with ts_rank, and a pg_trgm GIN index on the raw text for the substring fallback.
 
 A search runs tiers until it has ``limit`` hits: items with every query token (``all``), with some (``any``),
-then items whose raw text contains every query word (``substring``: partial words such as ``transf``).
+then items whose raw text contains every query word (``substring``: partial words such as ``transf``). Words of
+three characters or more use the trigram index; a query whose words are all shorter scans the raw text, so that
+tier runs for it only when nothing else matched.
 Every user value reaches the database as a bound parameter; FTS5 query syntax is built only from analyser tokens,
 each quoted as a phrase.
 """
@@ -50,6 +52,9 @@ MAX_SUBSTRING_WORDS = 4
 MIN_SUBSTRING_CHARS = 2
 #: Below this many characters a substring cannot use the trigram index (SQLite scans ``search_docs``).
 TRIGRAM_CHARS = 3
+#: Matches ranked per tier: the newest this many (by item id). Ranking costs about a microsecond per row on
+#: SQLite, so a query matching most of 100,000 items would otherwise take a quarter of a second.
+RANK_CANDIDATES = 1000
 #: Longest text analysed per field; blog excerpts can be long and the tail adds little to recall.
 MAX_FIELD_CHARS = 20_000
 
@@ -194,6 +199,10 @@ async def run_tiers(
     for tier in parsed.tiers():
         if len(found) >= limit:
             break
+        if tier is SearchMatch.SUBSTRING and found and all(len(w) < TRIGRAM_CHARS for w in parsed.words):
+            # Only short words: no trigram index can help, so this would be a full scan. Worth it for a query
+            # that found nothing at all; not to pad a list that already has hits.
+            break
         # Earlier hits may come again (``all`` ⊂ ``any``): ask for enough rows to fill the gap anyway.
         for item_id, score in await tier_query(tier, limit + len(found)):
             if item_id not in seen and len(found) < limit:
@@ -229,31 +238,42 @@ def _statement(sql: str, params: dict[str, Any]) -> Any:
     return stmt
 
 
+def _bm25_sql() -> str:
+    weights = ", ".join(str(weight) for weight in FIELD_WEIGHTS.values())
+    return f"bm25(search_fts, {weights})"
+
+
 async def _sqlite_tier(
     conn: AsyncConnection, parsed: ParsedQuery, filters: SearchFilters, tier: SearchMatch, limit: int
 ) -> list[tuple[int, float]]:
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": limit, "candidates": RANK_CANDIDATES}
     where = _filter_sql(filters, params)
     if tier is SearchMatch.SUBSTRING:
+        # Newest first straight from the index (FTS5 walks rowids in descending order and stops at the limit).
+        long_words = [w for w in parsed.words if len(w) >= TRIGRAM_CHARS]
+        table, key = ("search_trgm", "search_trgm.rowid") if long_words else ("search_docs", "search_docs.item_id")
         conditions = []
         for n, word in enumerate(parsed.words):
             if len(word) >= TRIGRAM_CHARS:
-                conditions.append(f"search_docs.item_id IN (SELECT rowid FROM search_trgm WHERE raw_text GLOB :w{n})")  # noqa: S608
+                conditions.append(f"{table}.raw_text GLOB :w{n}")
                 params[f"w{n}"] = glob_pattern(word)
             else:
-                conditions.append(f"instr(search_docs.raw_text, :w{n}) > 0")
+                conditions.append(f"instr({table}.raw_text, :w{n}) > 0")
                 params[f"w{n}"] = word
+        join = f" JOIN items ON items.id = {key}" if where else ""
         sql = (
-            "SELECT search_docs.item_id, 0.0 FROM search_docs JOIN items ON items.id = search_docs.item_id "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)}{where} "
-            "ORDER BY items.day DESC, items.upvotes DESC, items.id LIMIT :limit"
+            f"SELECT {key}, 0.0 FROM {table}{join} "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)}{where} ORDER BY {key} DESC LIMIT :limit"
         )
     else:
+        # bm25 costs about a microsecond per matching row: rank the newest RANK_CANDIDATES matches, not all of them.
         params["match"] = fts5_query(parsed.tokens, any_token=tier is SearchMatch.ANY)
+        join = " JOIN items ON items.id = search_fts.rowid" if where else ""
         sql = (
-            "SELECT search_fts.rowid, -search_fts.rank FROM search_fts JOIN items ON items.id = search_fts.rowid "  # noqa: S608
-            f"WHERE search_fts MATCH :match{where} "
-            "ORDER BY search_fts.rank, items.day DESC, items.id LIMIT :limit"
+            "SELECT item_id, score FROM ("  # noqa: S608
+            f"SELECT search_fts.rowid AS item_id, -{_bm25_sql()} AS score FROM search_fts{join} "
+            f"WHERE search_fts MATCH :match{where} ORDER BY search_fts.rowid DESC LIMIT :candidates"
+            ") ORDER BY score DESC, item_id DESC LIMIT :limit"
         )
     rows = (await conn.execute(_statement(sql, params), params)).all()
     return [(int(item_id), float(score)) for item_id, score in rows]
@@ -262,17 +282,17 @@ async def _sqlite_tier(
 async def _postgres_tier(
     conn: AsyncConnection, parsed: ParsedQuery, filters: SearchFilters, tier: SearchMatch, limit: int
 ) -> list[tuple[int, float]]:
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": limit, "candidates": RANK_CANDIDATES}
     where = _filter_sql(filters, params)
+    join = " JOIN items ON items.id = search_docs.item_id" if where else ""
     if tier is SearchMatch.SUBSTRING:
         conditions = []
         for n, word in enumerate(parsed.words):
             conditions.append(f"search_docs.raw_text LIKE :w{n} ESCAPE '\\'")
             params[f"w{n}"] = like_pattern(word)
         sql = (
-            "SELECT search_docs.item_id, 0.0 FROM search_docs JOIN items ON items.id = search_docs.item_id "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)}{where} "
-            "ORDER BY items.day DESC, items.upvotes DESC, items.id LIMIT :limit"
+            f"SELECT search_docs.item_id, 0.0 FROM search_docs{join} "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)}{where} ORDER BY search_docs.item_id DESC LIMIT :limit"
         )
     else:
         operator = " || " if tier is SearchMatch.ANY else " && "
@@ -281,11 +301,11 @@ async def _postgres_tier(
             parts.append(f"plainto_tsquery(CAST('simple' AS regconfig), CAST(:t{n} AS text))")
             params[f"t{n}"] = token
         sql = (
-            "SELECT search_docs.item_id, ts_rank(search_docs.tsv, q.query) AS score "  # noqa: S608
-            f"FROM (SELECT {operator.join(parts)} AS query) AS q, search_docs "
-            "JOIN items ON items.id = search_docs.item_id "
-            f"WHERE search_docs.tsv @@ q.query{where} "
-            "ORDER BY score DESC, items.day DESC, items.id LIMIT :limit"
+            "SELECT item_id, ts_rank(tsv, query) AS score FROM ("  # noqa: S608
+            "SELECT search_docs.item_id, search_docs.tsv, q.query "
+            f"FROM (SELECT {operator.join(parts)} AS query) AS q, search_docs{join} "
+            f"WHERE search_docs.tsv @@ q.query{where} ORDER BY search_docs.item_id DESC LIMIT :candidates"
+            ") AS candidates ORDER BY score DESC, item_id DESC LIMIT :limit"
         )
     rows = (await conn.execute(_statement(sql, params), params)).all()
     return [(int(item_id), float(score)) for item_id, score in rows]
@@ -409,26 +429,21 @@ class MemorySearchIndex:
                         scores[item_id] += weight * idf * tf * (_BM25_K1 + 1) / (tf + _BM25_K1 * norm)
         return scores
 
-    async def search(
-        self,
-        parsed: ParsedQuery,
-        limit: int,
-        allowed: Callable[[int], bool],
-        recency: Callable[[int], tuple[int, int, int]],
-    ) -> Ranked:
-        """Ranked ids; ``allowed`` applies the filters, ``recency`` orders substring hits (and ties)."""
-        ids = [item_id for item_id in self._docs if allowed(item_id)]
+    async def search(self, parsed: ParsedQuery, limit: int, allowed: Callable[[int], bool]) -> Ranked:
+        """Ranked ids, in the same order as the SQL (newest first among substring hits and score ties);
+        ``allowed`` applies the filters."""
+        newest_first = sorted((item_id for item_id in self._docs if allowed(item_id)), reverse=True)
 
         def has(item_id: int, token: str) -> bool:
             return any(token in self._fields[item_id][name] for name in TOKEN_FIELDS)
 
         async def tier_query(tier: SearchMatch, n: int) -> list[tuple[int, float]]:
             if tier is SearchMatch.SUBSTRING:
-                hits = [i for i in ids if all(word in self._docs[i].raw_text for word in parsed.words)]
-                return [(i, 0.0) for i in sorted(hits, key=recency)[:n]]
+                hits = [i for i in newest_first if all(word in self._docs[i].raw_text for word in parsed.words)]
+                return [(i, 0.0) for i in hits[:n]]
             test = any if tier is SearchMatch.ANY else all
-            hits = [i for i in ids if test(has(i, token) for token in parsed.tokens)]
+            hits = [i for i in newest_first if test(has(i, token) for token in parsed.tokens)][:RANK_CANDIDATES]
             scores = self._bm25(parsed.tokens, hits)
-            return sorted(((i, scores[i]) for i in hits), key=lambda pair: (-pair[1], recency(pair[0])))[:n]
+            return sorted(((i, scores[i]) for i in hits), key=lambda pair: (-pair[1], -pair[0]))[:n]
 
         return await run_tiers(parsed, limit, tier_query)
