@@ -294,7 +294,7 @@ class Digest:
 
 
 class SearchMatch(enum.StrEnum):
-    """How a search hit matched: every query word, some of them, or a substring (partial words, typos)."""
+    """How a search hit matched: every query word, some of them, or a substring of the text (partial words)."""
 
     ALL = "all"
     ANY = "any"

@@ -221,3 +221,19 @@ async def test_hostile_input_never_errors(repository: Repository) -> None:
     # NFD Hangul is composed before analysis; a ZWJ inside a word splits it but cannot break the search.
     assert await ids_for(repository, unicodedata.normalize("NFD", "언어모델")) == [item_id]
     assert await ids_for(repository, "\u202e모델") == [item_id]
+
+
+async def test_only_the_newest_candidates_are_ranked(repository: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperbot.store import search as search_module
+
+    monkeypatch.setattr(search_module, "RANK_CANDIDATES", 2)
+    best_but_oldest = await add(repository, paper("a", "Agents Agents Agents", "agents"))
+    middle = await add(repository, paper("b", "Something", "about agents"))
+    newest = await add(repository, paper("c", "Agents", "other"))
+    hits = await repository.search_items("agents")
+    # The two newest matches are ranked (title first); older matches still come, after them, as substring hits.
+    assert [(hit.item.id, hit.match) for hit in hits] == [
+        (newest, SearchMatch.ALL),
+        (middle, SearchMatch.ALL),
+        (best_but_oldest, SearchMatch.SUBSTRING),
+    ]
