@@ -8,7 +8,7 @@ items) and the baseline ``SELECT … WHERE raw_text LIKE '%query%'`` over the sa
 same run. Korean bullets go through the real analyser; English fields use the analyser's rule for text without
 Hangul (lowercased words), computed directly so that loading takes a minute and not half an hour.
 
-Usage: .venv/bin/python bench/bench_search.py [--items 100000] [--rounds 5]
+Usage: .venv/bin/python bench/bench_search.py [--items 100000] [--rounds 5] [--db PATH]
 """
 
 from __future__ import annotations
@@ -199,17 +199,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--db", help="build the database here and keep it (reused when it exists)")
     args = parser.parse_args()
     rng = random.Random(20250317)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path = Path(args.db) if args.db else Path(tmp) / "bench.db"
         url = f"sqlite+aiosqlite:///{path}"
-        migrate.upgrade(url)
-        started = time.perf_counter()
-        build(path, args.items, rng)
-        print(
-            f"built {args.items:,} items in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)"
-        )
+        if not path.exists():
+            migrate.upgrade(url)
+            started = time.perf_counter()
+            build(path, args.items, rng)
+            elapsed = time.perf_counter() - started
+            print(f"built {args.items:,} items in {elapsed:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
+        else:
+            print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
         print(f"analyser: {korean.analyzer_name()}; {len(QUERIES)} queries x {args.rounds} rounds; limit 10")
         timings = asyncio.run(measure(url, args.rounds))
     ours = timings["search"]

@@ -52,9 +52,10 @@ MAX_SUBSTRING_WORDS = 4
 MIN_SUBSTRING_CHARS = 2
 #: Below this many characters a substring cannot use the trigram index (SQLite scans ``search_docs``).
 TRIGRAM_CHARS = 3
-#: Matches ranked per tier: the newest this many (by item id). Ranking costs about a microsecond per row on
-#: SQLite, so a query matching most of 100,000 items would otherwise take a quarter of a second.
-RANK_CANDIDATES = 1000
+#: Matches ranked per tier: the newest this many (by item id). On SQLite bm25 costs a few microseconds per ranked
+#: row on top of a pass over each query term's whole doclist, so ranking every match of a common word among
+#: 100,000 items would take a quarter of a second; the newest 200 matches keep it at a few milliseconds.
+RANK_CANDIDATES = 200
 #: Longest text analysed per field; blog excerpts can be long and the tail adds little to recall.
 MAX_FIELD_CHARS = 20_000
 
@@ -266,7 +267,7 @@ async def _sqlite_tier(
             f"WHERE {' AND '.join(conditions)}{where} ORDER BY {key} DESC LIMIT :limit"
         )
     else:
-        # bm25 costs about a microsecond per matching row: rank the newest RANK_CANDIDATES matches, not all of them.
+        # Rank only the newest RANK_CANDIDATES matches (FTS5 walks rowids newest first and stops), not all of them.
         params["match"] = fts5_query(parsed.tokens, any_token=tier is SearchMatch.ANY)
         join = " JOIN items ON items.id = search_fts.rowid" if where else ""
         sql = (
