@@ -95,7 +95,8 @@ def analyzer_name() -> str:
 def normalize(text: str) -> str:
     """NFKC (composes NFD Hangul, folds full-width forms), drop control/format characters, casefold."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if not text.isprintable():  # isprintable() is False for every category-C character (and a few spaces)
+        text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     return text.casefold()
 
 
@@ -135,6 +136,10 @@ def index_tokens(text: str, *, with_stems: bool = True) -> list[str]:
     ``언어`` + ``모델`` and matches ``언어 모델``.
     """
     clean = normalize(text)
+    if not _HANGUL_RE.search(clean):
+        # Most papers are English: the analyser would only add sub-pieces of words kept whole here, at ~1 ms a
+        # text. query_tokens() takes the same path for queries without Hangul, so both sides agree.
+        return _WORD_RE.findall(clean)
     kiwi = _get_kiwi()
     if kiwi is None:
         return [piece for word in _WORD_RE.findall(clean) for piece in _fallback_split(word) if piece]

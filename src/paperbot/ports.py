@@ -173,6 +173,10 @@ class DeliveryRepository(Protocol):
 
     async def find_delivery_by_message(self, target: str, platform_message_id: str) -> Delivery | None: ...
 
+    async def last_run(self, target: str, kind: DigestKind, *, before: date | None = None) -> DigestRun | None:
+        """The newest run of ``target`` and ``kind`` (with ``day < before`` when given), whatever its status."""
+        ...
+
 
 class VoteRepository(Protocol):
     async def add_vote(self, vote: Vote) -> bool:
@@ -180,6 +184,10 @@ class VoteRepository(Protocol):
         ...
 
     async def remove_vote(self, platform: str, message_id: str, voter_hash: str, emoji: str) -> bool: ...
+
+    async def list_votes(self, platform: str, message_id: str) -> list[Vote]:
+        """Every vote counted on one message (to reconcile with the reactions the platform shows)."""
+        ...
 
     async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
         """Sum of vote values per item (optionally only votes cast in one channel)."""

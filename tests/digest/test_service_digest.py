@@ -57,6 +57,24 @@ async def test_posts_since_the_previous_digest(repository: Repository) -> None:
     assert [e.item.external_id for e in digest.sections[1].entries] == ["p-new", "p-old"]
 
 
+async def test_posts_since_the_targets_previous_digest_run(repository: Repository) -> None:
+    await _store(repository)
+    await repository.claim_run("discord:42", DigestKind.DAILY, date(2024, 4, 15))  # the channel missed 3 days
+    digest = await build_digest(repository, day=DAY, target="discord:42")
+    assert [e.item.external_id for e in digest.sections[1].entries] == ["p-new", "p-old"]
+    # A run for the day itself (being published now) is not "the previous digest".
+    await repository.claim_run("discord:42", DigestKind.DAILY, DAY)
+    again = await build_digest(repository, day=DAY, target="discord:42")
+    assert [e.item.external_id for e in again.sections[1].entries] == ["p-new", "p-old"]
+
+
+async def test_post_window_is_capped_after_a_long_silence(repository: Repository) -> None:
+    await repository.add_item(post("p-ancient", day=date(2024, 3, 1)))
+    await repository.add_item(post("p-week", day=date(2024, 4, 13)))
+    digest = await build_digest(repository, day=DAY, previous_day=date(2024, 2, 1))
+    assert [e.item.external_id for e in digest.entries] == ["p-week"]
+
+
 async def test_subscription_filters_apply(repository: Repository) -> None:
     await _store(repository)
     await repository.save_subscription(

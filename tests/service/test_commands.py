@@ -12,6 +12,7 @@ from paperbot.domain import (
     DigestKind,
     Item,
     ItemKind,
+    RunStatus,
     SourceState,
     Subscription,
     Summary,
@@ -178,6 +179,17 @@ async def test_status_reports_sources_subscriptions_and_budget(repository: Repos
     assert "발송 중단" in fields["구독 (daily)"] and "Missing Access" in fields["구독 (daily)"]
     assert "예산 $1.00" in fields["요약"]
     assert reply.ephemeral
+
+
+async def test_status_shows_the_last_digest_of_a_subscription(repository: Repository) -> None:
+    await repository.save_subscription(Subscription(platform="chat", channel_id="c1"))
+    first = await commands.status(context(repository), MEMBER)
+    assert "아직 발송 전" in dict(first.fields)["구독 (daily)"]
+    run = (await repository.claim_run("chat:c1", DigestKind.DAILY, date(2024, 4, 19))).value
+    assert run.id is not None
+    await repository.set_run_status(run.id, RunStatus.DONE)
+    later = await commands.status(context(repository), MEMBER)
+    assert "마지막 발송 2024-04-19 (완료)" in dict(later.fields)["구독 (daily)"]
 
 
 def test_next_run_daily_and_weekly() -> None:

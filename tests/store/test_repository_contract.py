@@ -292,3 +292,44 @@ async def test_llm_usage_totals_per_day(repository: Repository) -> None:
     totals = await repository.usage_totals(DAY)
     assert (totals.calls, totals.tokens_in, totals.tokens_out) == (2, 350, 100)
     assert abs(totals.cost_usd - 0.5) < 1e-9
+
+
+async def test_add_items_in_bulk_mixes_new_existing_and_repeated_keys(repository: Repository) -> None:
+    await repository.add_item(paper("old", title="Stored first"))
+    batch = [paper(f"n{i}", upvotes=i) for i in range(450)]  # more than one multi-row INSERT batch
+    results = await repository.add_items([paper("old", title="Changed"), *batch, paper("n7", title="Again")])
+    assert [r.created for r in results] == [False, *([True] * 450), False]
+    assert results[0].value.title == "Stored first"
+    assert results[-1].value.id == results[8].value.id  # n7 given twice: one row, second mention exists
+    assert results[-1].value.title == "A paper"
+    assert [r.value.external_id for r in results[1:451]] == [f"n{i}" for i in range(450)]
+    assert len({r.value.id for r in results}) == 451
+    assert len(await repository.list_items()) == 451
+
+
+async def test_last_run_finds_the_previous_digest(repository: Repository) -> None:
+    assert await repository.last_run("discord:1", DigestKind.DAILY) is None
+    for offset in (3, 1, 2):
+        await repository.claim_run("discord:1", DigestKind.DAILY, DAY - timedelta(days=offset))
+    await repository.claim_run("discord:1", DigestKind.WEEKLY, DAY)
+    await repository.claim_run("discord:2", DigestKind.DAILY, DAY)
+    newest = await repository.last_run("discord:1", DigestKind.DAILY)
+    assert newest is not None
+    assert newest.day == DAY - timedelta(days=1)
+    earlier = await repository.last_run("discord:1", DigestKind.DAILY, before=DAY - timedelta(days=1))
+    assert earlier is not None
+    assert earlier.day == DAY - timedelta(days=2)
+    assert await repository.last_run("discord:1", DigestKind.DAILY, before=DAY - timedelta(days=3)) is None
+
+
+async def test_list_votes_of_one_message(repository: Repository) -> None:
+    item = (await repository.add_item(paper())).value
+    for voter, emoji, message in (("u1", "👍", "m1"), ("u2", "👎", "m1"), ("u1", "👍", "m2")):
+        await repository.add_vote(
+            Vote(platform="slack", message_id=message, voter_hash=voter, emoji=emoji, value=1, item_id=item.id)
+        )
+    await repository.add_vote(Vote(platform="discord", message_id="m1", voter_hash="u9", emoji="👍", value=1))
+    votes = await repository.list_votes("slack", "m1")
+    assert sorted((v.voter_hash, v.emoji) for v in votes) == [("u1", "👍"), ("u2", "👎")]
+    assert all(v.item_id == item.id for v in votes)
+    assert await repository.list_votes("slack", "nope") == []

@@ -26,6 +26,7 @@ from paperbot.domain import (
     DigestKind,
     Item,
     ItemKind,
+    RunStatus,
     Subscription,
     Summary,
     utcnow,
@@ -438,6 +439,15 @@ def filter_fields(filters: ChannelFilters) -> tuple[tuple[str, str], ...]:
 # --- status -----------------------------------------------------------------------------------------------------
 
 
+_RUN_STATUS_KO = {
+    RunStatus.PENDING: "대기",
+    RunStatus.PUBLISHING: "게시 중",
+    RunStatus.DONE: "완료",
+    RunStatus.SKIPPED: "건너뜀",
+    RunStatus.FAILED: "실패",
+}
+
+
 async def status(ctx: CommandContext, caller: Caller) -> Reply:
     """Sources' health, this channel's subscriptions (next digest, broken), the LLM back-end and today's budget."""
     now = ctx.now()
@@ -467,6 +477,10 @@ async def status(ctx: CommandContext, caller: Caller) -> Reply:
             value = f"❌ 발송 중단: 봇 권한이나 채널을 확인한 뒤 /paper subscribe 로 다시 켜 주세요. ({subscription.broken_reason})"
         else:
             value = f"{_describe_subscription(subscription)} · 다음 발송 {_when(subscription, now)}"
+            last = await ctx.repository.last_run(subscription.target, subscription.kind)
+            value += (
+                f" · 마지막 발송 {last.day.isoformat()} ({_RUN_STATUS_KO[last.status]})" if last else " · 아직 발송 전"
+            )
         fields.append((f"구독 ({subscription.kind.value})", value))
     if ctx.summarizer is not None:
         day = now.astimezone(UTC).date()  # LLM usage is booked by UTC day

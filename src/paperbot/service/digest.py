@@ -44,6 +44,10 @@ async def channel_filters(repository: Repository, target: str, kind: DigestKind)
     return ChannelFilters()
 
 
+#: The longest stretch of blog posts a daily digest catches up on after the channel missed digests.
+MAX_POST_WINDOW_DAYS = 7
+
+
 async def build_digest(
     repository: Repository,
     *,
@@ -57,8 +61,9 @@ async def build_digest(
 ) -> Digest:
     """The digest of ``day`` for ``target`` (None: no channel — no channel votes, no filters).
 
-    Daily: papers of the HF day ``day``; blog posts of the days after ``previous_day`` (the day of the channel's
-    previous digest; default the day before) up to ``day``. Weekly: the seven days ending on ``day``.
+    Daily: papers of the HF day ``day``; blog posts of the days after ``previous_day`` up to ``day``. The default
+    ``previous_day`` is the day of the target's previous daily digest run (else the day before), and the window
+    is at most ``MAX_POST_WINDOW_DAYS``. Weekly: the seven days ending on ``day``.
     """
     channel_id = split_target(target)[1] if target else None
     if filters is None:
@@ -69,7 +74,12 @@ async def build_digest(
         posts = await repository.list_items(day_from=first, day_to=day, kind=ItemKind.POST)
     else:
         papers = await repository.list_items(day_from=day, day_to=day, kind=ItemKind.PAPER)
+        if previous_day is None and target is not None:
+            previous = await repository.last_run(target, DigestKind.DAILY, before=day)
+            previous_day = previous.day if previous is not None else None
         since = (previous_day or day - timedelta(days=1)) + timedelta(days=1)
+        # After a long silence, a week of posts is news; older ones are not worth a flood.
+        since = max(since, day - timedelta(days=MAX_POST_WINDOW_DAYS - 1))
         posts = await repository.list_items(day_from=min(since, day), day_to=day, kind=ItemKind.POST)
     ids = [item.id for item in (*papers, *posts) if item.id is not None]
     summaries = await repository.latest_summaries(ids) if ids else {}

@@ -9,7 +9,7 @@ ignored.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,3 +73,41 @@ async def record_reaction(
         item_id=delivery.item_id,
     )
     return VoteOutcome.COUNTED if await repository.add_vote(vote) else VoteOutcome.DUPLICATE
+
+
+async def sync_message_votes(
+    repository: VoteStore,
+    *,
+    platform: str,
+    channel_id: str,
+    message_id: str,
+    present: Collection[tuple[str, str]],
+    vote_emojis: Mapping[str, int] = DEFAULT_VOTE_EMOJIS,
+) -> tuple[int, int]:
+    """Make the stored votes of one digest message equal the reactions the platform shows now.
+
+    ``present`` holds (voter_hash, emoji) pairs read back from the platform (bots already left out). Votes cast
+    while we were away are added, votes withdrawn while we were away are removed. Returns (added, removed);
+    (0, 0) for a message that is not a digest item.
+    """
+    target = f"{platform}:{channel_id}"
+    delivery = await repository.find_delivery_by_message(target, message_id)
+    if delivery is None or delivery.item_id is None:
+        return 0, 0
+    wanted = {(voter, emoji) for voter, emoji in present if emoji in vote_emojis}
+    stored = {(vote.voter_hash, vote.emoji) for vote in await repository.list_votes(platform, message_id)}
+    added = removed = 0
+    for voter, emoji in sorted(wanted - stored):
+        vote = Vote(
+            platform=platform,
+            message_id=message_id,
+            voter_hash=voter,
+            emoji=emoji,
+            value=vote_emojis[emoji],
+            channel_id=channel_id,
+            item_id=delivery.item_id,
+        )
+        added += await repository.add_vote(vote)
+    for voter, emoji in sorted(stored - wanted):
+        removed += await repository.remove_vote(platform, message_id, voter, emoji)
+    return added, removed

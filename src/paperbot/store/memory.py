@@ -244,6 +244,14 @@ class InMemoryRepository:
                 return delivery
         return None
 
+    async def last_run(self, target: str, kind: DigestKind, *, before: date | None = None) -> DigestRun | None:
+        runs = [
+            run
+            for run in self._runs.values()
+            if run.target == target and run.kind == kind and (before is None or run.day < before)
+        ]
+        return max(runs, key=lambda run: (run.day, run.id or 0), default=None)
+
     # --- votes ------------------------------------------------------------------------------------------------
 
     async def add_vote(self, vote: Vote) -> bool:
@@ -255,6 +263,9 @@ class InMemoryRepository:
 
     async def remove_vote(self, platform: str, message_id: str, voter_hash: str, emoji: str) -> bool:
         return self._votes.pop((platform, message_id, voter_hash, emoji), None) is not None
+
+    async def list_votes(self, platform: str, message_id: str) -> list[Vote]:
+        return [vote for key, vote in self._votes.items() if key[0] == platform and key[1] == message_id]
 
     async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
         wanted = set(item_ids)

@@ -337,14 +337,14 @@ TRIGRAM_WARNING = (
 
 
 async def upsert_documents(conn: AsyncConnection, insert: Callable[[Any], Any], docs: Sequence[SearchDocument]) -> None:
-    """Insert or replace search documents; ``insert`` is the dialect's INSERT (with ON CONFLICT)."""
-    for doc in docs:
-        values = doc.values()
-        stmt = insert(SearchDocRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["item_id"], set_={k: v for k, v in values.items() if k != "item_id"}
-        )
-        await conn.execute(stmt)
+    """Insert or replace search documents in one statement; ``insert`` is the dialect's INSERT (with ON CONFLICT)."""
+    if not docs:
+        return
+    table = SearchDocRow.__table__
+    stmt = insert(table).values([doc.values() for doc in docs])
+    columns = [name for name in docs[0].values() if name != "item_id"]
+    stmt = stmt.on_conflict_do_update(index_elements=["item_id"], set_={name: stmt.excluded[name] for name in columns})
+    await conn.execute(stmt)
 
 
 async def latest_bullets(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, list[str]]:

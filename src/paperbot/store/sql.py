@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -156,6 +156,29 @@ def _filters_json(filters: ChannelFilters) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(filters).items()}
 
 
+#: Rows per multi-row INSERT (14 columns each stays far below SQLite's bound-parameter limit).
+_INSERT_BATCH = 200
+
+
+def _item_values(item: Item, now: datetime) -> dict[str, Any]:
+    return {
+        "source": item.source,
+        "external_id": item.external_id,
+        "kind": item.kind.value,
+        "title": item.title,
+        "url": item.url,
+        "day": item.day,
+        "authors": list(item.authors),
+        "abstract": item.abstract,
+        "thumbnail_url": item.thumbnail_url,
+        "published_at": item.published_at,
+        "upvotes": item.upvotes,
+        "upvotes_captured_at": item.upvotes_captured_at,
+        "extra": dict(item.extra),
+        "first_seen_at": now,
+    }
+
+
 class SqlRepository:
     """Repository on an ``AsyncEngine``. The engine is owned by the caller unless ``owns_engine``."""
 
@@ -191,45 +214,56 @@ class SqlRepository:
         return (await self.add_items([item]))[0]
 
     async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
-        results: list[Stored[Item]] = []
+        """Insert new items in multi-row statements; existing (source, external_id) come back with created=False.
+
+        One INSERT … ON CONFLICT DO NOTHING RETURNING per batch tells which rows this call created, and one SELECT
+        fetches the rows other writers (or earlier runs) already own: a backfill day costs a few statements, not
+        two per paper.
+        """
+        wanted = list(items)
+        if not wanted:
+            return []
+        now = utcnow()
+        table = ItemRow.__table__
+        by_key: dict[tuple[str, str], Stored[Item]] = {}
         async with self._tx() as conn:
-            for item in items:
-                values = {
-                    "source": item.source,
-                    "external_id": item.external_id,
-                    "kind": item.kind.value,
-                    "title": item.title,
-                    "url": item.url,
-                    "day": item.day,
-                    "authors": list(item.authors),
-                    "abstract": item.abstract,
-                    "thumbnail_url": item.thumbnail_url,
-                    "published_at": item.published_at,
-                    "upvotes": item.upvotes,
-                    "upvotes_captured_at": item.upvotes_captured_at,
-                    "extra": dict(item.extra),
-                    "first_seen_at": utcnow(),
-                }
+            first_of_key: dict[tuple[str, str], Item] = {}
+            for item in wanted:
+                first_of_key.setdefault((item.source, item.external_id), item)
+            unique = list(first_of_key.values())
+            for start in range(0, len(unique), _INSERT_BATCH):
+                batch = unique[start : start + _INSERT_BATCH]
                 stmt = (
-                    self._insert(ItemRow)
-                    .values(**values)
+                    self._insert(table)
+                    .values([_item_values(item, now) for item in batch])
                     .on_conflict_do_nothing(index_elements=["source", "external_id"])
-                    .returning(ItemRow.id)
+                    .returning(table.c.id, table.c.source, table.c.external_id)
                 )
-                new_id = (await conn.execute(stmt)).scalar_one_or_none()
-                if new_id is not None:
-                    stored = replace(item, id=new_id)
-                    await search.upsert_documents(conn, self._insert, [search.build_document(stored)])
-                    results.append(Stored(stored, created=True))
-                    continue
-                row = (
-                    await conn.execute(
-                        select(ItemRow.__table__).where(
-                            ItemRow.source == item.source, ItemRow.external_id == item.external_id
-                        )
+                created = {(row.source, row.external_id): row.id for row in await conn.execute(stmt)}
+                new_items = [
+                    replace(item, id=created[(item.source, item.external_id)])
+                    for item in batch
+                    if (item.source, item.external_id) in created
+                ]
+                for item in new_items:
+                    by_key[(item.source, item.external_id)] = Stored(item, created=True)
+                if new_items:
+                    await search.upsert_documents(conn, self._insert, [search.build_document(i) for i in new_items])
+                existing = [(i.source, i.external_id) for i in batch if (i.source, i.external_id) not in created]
+                if existing:
+                    rows = await conn.execute(
+                        select(table).where(tuple_(table.c.source, table.c.external_id).in_(existing))
                     )
-                ).one()
-                results.append(Stored(_item(row), created=False))
+                    for row in rows:
+                        by_key[(row.source, row.external_id)] = Stored(_item(row), created=False)
+        results: list[Stored[Item]] = []
+        seen: set[tuple[str, str]] = set()
+        for item in wanted:
+            key = (item.source, item.external_id)
+            stored = by_key[key]
+            # A key given twice in one call is created once: the second mention is "already exists".
+            results.append(stored if key not in seen else Stored(stored.value, created=False))
+            seen.add(key)
         return results
 
     async def get_item(self, item_id: int) -> Item | None:
@@ -520,6 +554,15 @@ class SqlRepository:
             ).first()
         return _delivery(row) if row is not None else None
 
+    async def last_run(self, target: str, kind: DigestKind, *, before: date | None = None) -> DigestRun | None:
+        stmt = select(DigestRunRow.__table__).where(DigestRunRow.target == target, DigestRunRow.kind == kind.value)
+        if before is not None:
+            stmt = stmt.where(DigestRunRow.day < before)
+        stmt = stmt.order_by(DigestRunRow.day.desc(), DigestRunRow.id.desc()).limit(1)
+        async with self._tx() as conn:
+            row = (await conn.execute(stmt)).one_or_none()
+        return _run(row) if row is not None else None
+
     # --- votes ------------------------------------------------------------------------------------------------
 
     async def add_vote(self, vote: Vote) -> bool:
@@ -551,6 +594,28 @@ class SqlRepository:
         async with self._tx() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+    async def list_votes(self, platform: str, message_id: str) -> list[Vote]:
+        stmt = (
+            select(VoteRow.__table__)
+            .where(VoteRow.platform == platform, VoteRow.message_id == message_id)
+            .order_by(VoteRow.id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            Vote(
+                platform=row.platform,
+                message_id=row.message_id,
+                voter_hash=row.voter_hash,
+                emoji=row.emoji,
+                value=row.value,
+                channel_id=row.channel_id,
+                item_id=row.item_id,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
 
     async def vote_totals(self, item_ids: Sequence[int], *, channel_id: str | None = None) -> dict[int, int]:
         if not item_ids:

@@ -142,6 +142,12 @@ async def test_votes_cast_while_down_are_reconciled_at_start(
     await react(bot, result, 1, user_id=ALICE)
     assert await votes(repository, result, 1) == 1
 
+    # While the bot is down again, Bob takes back his 👎 and Alice her 👍: reconcile withdraws both.
+    reactions["👎"].remove(BOB)
+    reactions["👍"].remove(ALICE)
+    assert await bot.reconcile_votes() == 0
+    assert await votes(repository, result, 1) == 1  # Bob's 👍 only
+
 
 def fake_user(user_id: int) -> dict[str, object]:
     from tests.platforms.discord.fake_api import user

@@ -129,6 +129,12 @@ async def test_reconcile_counts_votes_cast_while_away(
     assert await totals(repository, ids) == {ids[0]: 2, ids[1]: -1}
     assert {c.params["timestamp"] for c in fake.called("reactions.get")} == {first.ts, second.ts}
 
+    # Away again: OTHER takes back 👍 on the first paper, MEMBER takes back 👎 on the second.
+    fake.unreact(CHANNEL, first.ts, "thumbsup", OTHER)
+    fake.unreact(CHANNEL, second.ts, "thumbsdown", MEMBER)
+    assert await platform.reconcile_votes() == 0
+    assert await totals(repository, ids) == {ids[0]: 1}  # the second paper has no vote left
+
 
 def test_reaction_names_normalise() -> None:
     assert normalize_reaction("thumbsup::skin-tone-2") == "thumbsup"

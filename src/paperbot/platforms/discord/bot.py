@@ -25,7 +25,7 @@ from paperbot.platforms.discord.api import PLATFORM, make_client_options
 from paperbot.platforms.discord.render import reply_messages
 from paperbot.service import commands
 from paperbot.service.commands import Caller, CommandContext, CommandError, Reply
-from paperbot.service.votes import DEFAULT_VOTE_EMOJIS, Reaction, VoteOutcome, record_reaction
+from paperbot.service.votes import DEFAULT_VOTE_EMOJIS, Reaction, VoteOutcome, record_reaction, sync_message_votes
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ class DiscordPlatform(discord.Client):
     async def reconcile_votes(self) -> int:
         """Read back the vote reactions of recent digest messages in subscribed channels; returns votes added.
 
-        Adds votes cast while the bot was away. (Removals made while away stay counted until the user reacts
-        again: the store cannot list a message's voters to compare.)
+        Adds votes cast while the bot was away and removes the ones withdrawn meanwhile.
         """
         me = self.user
         since = utcnow() - timedelta(days=self.reconcile_days)
@@ -149,7 +148,7 @@ class DiscordPlatform(discord.Client):
 
     async def _reconcile_message(self, message: discord.Message) -> int:
         me = self.user
-        added = 0
+        present: list[tuple[str, str]] = []
         for reaction in message.reactions:
             emoji = str(reaction.emoji)
             if emoji not in self.vote_emojis or reaction.count <= (1 if reaction.me else 0):
@@ -157,14 +156,17 @@ class DiscordPlatform(discord.Client):
             async for user in reaction.users():
                 if (me is not None and user.id == me.id) or user.bot:
                     continue
-                outcome = await record_reaction(
-                    self.context.repository,
-                    Reaction(PLATFORM, str(message.channel.id), str(message.id), self.hash_voter(user.id), emoji, True),
-                    vote_emojis=self.vote_emojis,
-                )
-                if outcome is VoteOutcome.IGNORED:
-                    return added  # not one of our digest items: stop reading its reactions
-                added += outcome is VoteOutcome.COUNTED
+                present.append((self.hash_voter(user.id), emoji))
+        added, removed = await sync_message_votes(
+            self.context.repository,
+            platform=PLATFORM,
+            channel_id=str(message.channel.id),
+            message_id=str(message.id),
+            present=present,
+            vote_emojis=self.vote_emojis,
+        )
+        if removed:
+            log.info("votes withdrawn while away", extra={"message_id": str(message.id), "removed": removed})
         return added
 
 

@@ -39,7 +39,7 @@ from paperbot.platforms.slack import commands as slack_commands
 from paperbot.platforms.slack.api import PLATFORM, auth_test, call_with_retry, delivery_of, make_web_client
 from paperbot.platforms.slack.render import reply_payload, text_payload
 from paperbot.service.commands import Caller, CommandContext, CommandError, Reply
-from paperbot.service.votes import DEFAULT_VOTE_EMOJIS, Reaction, VoteOutcome, record_reaction
+from paperbot.service.votes import DEFAULT_VOTE_EMOJIS, Reaction, VoteOutcome, record_reaction, sync_message_votes
 
 if TYPE_CHECKING:
     from paperbot.config import Settings
@@ -315,8 +315,7 @@ class SlackPlatform:
     async def reconcile_votes(self) -> int:
         """Read back the vote reactions of recent digest messages in subscribed channels; returns votes added.
 
-        Adds votes cast while the app was away. (Removals made while away stay counted until the user reacts
-        again: the store cannot list a message's voters to compare.)
+        Adds votes cast while the app was away and removes the ones withdrawn meanwhile.
         """
         oldest = f"{(utcnow() - timedelta(days=self.reconcile_days)).timestamp():.6f}"
         added = 0
@@ -357,8 +356,18 @@ class SlackPlatform:
                 )
                 messages = [m for m in replies.get("messages") or [] if m.get("ts") != header["ts"]]
             for message in messages:
-                if delivery_of(message) is not None and self._has_votes(message):
+                if delivery_of(message) is None:
+                    continue
+                if self._has_votes(message):
                     added += await self._reconcile_message(channel_id, str(message["ts"]))
+                else:  # no vote shown now: withdraw any we still count, without a reactions.get call
+                    await sync_message_votes(
+                        self.context.repository,
+                        platform=PLATFORM,
+                        channel_id=channel_id,
+                        message_id=str(message["ts"]),
+                        present=(),
+                    )
         return added
 
     def _has_votes(self, message: Mapping[str, Any]) -> bool:
@@ -373,24 +382,28 @@ class SlackPlatform:
         return False
 
     async def _reconcile_message(self, channel_id: str, ts: str) -> int:
-        delivery = await self.context.repository.find_delivery_by_message(f"{PLATFORM}:{channel_id}", ts)
-        if delivery is None or delivery.item_id is None:
-            return 0
-        added = 0
+        reactions = await self._reactions(channel_id, ts)
+        if reactions is None:
+            return 0  # cannot tell who reacted: leave the stored votes as they are
         team_id = self.identity.team_id if self.identity else ""
-        for reaction in await self._reactions(channel_id, ts) or []:
+        present: list[tuple[str, str]] = []
+        for reaction in reactions:
             emoji = vote_emoji(str(reaction.get("name") or ""))
             if emoji is None:
                 continue
-            for user_id in reaction.get("users") or []:
-                if self._is_self(str(user_id)):
-                    continue
-                outcome = await record_reaction(
-                    self.context.repository,
-                    Reaction(PLATFORM, channel_id, ts, self.hash_voter(team_id, str(user_id)), emoji, True),
-                    vote_emojis=DEFAULT_VOTE_EMOJIS,
-                )
-                added += outcome is VoteOutcome.COUNTED
+            present.extend(
+                (self.hash_voter(team_id, str(user_id)), emoji)
+                for user_id in reaction.get("users") or []
+                if not self._is_self(str(user_id))
+            )
+        added, _removed = await sync_message_votes(
+            self.context.repository,
+            platform=PLATFORM,
+            channel_id=channel_id,
+            message_id=ts,
+            present=present,
+            vote_emojis=DEFAULT_VOTE_EMOJIS,
+        )
         return added
 
 
