@@ -2,8 +2,9 @@
 
 The server cycles through the real API bodies in tests/data/sources/hf (13 days, 5-8 papers each, re-serialised),
 so every day is one request. Baseline: one httpx client, GET each day in order, ``json.loads`` the body, nothing
-stored. paperbot: the ``backfill`` path: ``collect()`` per day through HFDailySource and the polite Fetcher (host
-pacing off, as for a local mirror), storing into a fresh SQLite database. One warm-up day runs first so one-time
+stored. paperbot: the ``paperbot backfill`` path: the ``backfill()`` use case (``collect()`` for a few days at a
+time) through HFDailySource and the polite Fetcher (host pacing off, as for a local mirror), storing into a fresh
+SQLite database. One warm-up day runs first so one-time
 costs (migrations, analyser loading) are not counted. Prints both wall times, the ratio (target <= 2) and peak RSS.
 
     .venv/bin/python bench/bench_backfill.py [--days 520]
@@ -89,7 +90,7 @@ async def paperbot_fetch_only(base: str, days: list[date]) -> int:
 async def paperbot_backfill(base: str, days: list[date], db_url: str) -> int:
     from paperbot.config import Settings
     from paperbot.httpclient import make_http_client
-    from paperbot.service.collect import collect
+    from paperbot.service.collect import backfill
     from paperbot.sources.fetch import Fetcher
     from paperbot.sources.hf import HFDailySource
     from paperbot.store.engine import create_engine
@@ -101,10 +102,9 @@ async def paperbot_backfill(base: str, days: list[date], db_url: str) -> int:
     try:
         async with make_http_client(settings) as http:
             source = HFDailySource(Fetcher.from_settings(settings, http), base_url=base)
-            for day in days:
-                report = await collect(repository, [source], day=day)
+            for report in await backfill(repository, [source], days):
                 if report.failed:
-                    raise SystemExit(f"collect failed on {day}: {report.failed[0].error}")
+                    raise SystemExit(f"collect failed on {report.day}: {report.failed[0].error}")
                 new += len(report.new_items)
     finally:
         await repository.close()

@@ -221,8 +221,8 @@ def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
 @click.option("--source", "names", multiple=True, default=("hf_daily",), show_default=True, help="Sources to collect.")
 @click.pass_context
 def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -> None:
-    """Collect a range of days (oldest first) with a progress bar; stops nothing on a failed day."""
-    from paperbot.service.collect import collect as collect_use_case
+    """Collect a range of days, a few at a time, with a progress bar; a failed day stops nothing."""
+    from paperbot.service.collect import backfill as backfill_use_case
 
     first: date = start.date()
     last: date = end.date()
@@ -233,15 +233,14 @@ def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
     async def run() -> tuple[int, list[str]]:
-        new = 0
-        failures: list[str] = []
         async with _open(settings) as (repository, _http, built):
             _check_names(names, built)
-            with click.progressbar(days, label="수집 중", file=sys.stderr) as bar:
-                for day in bar:
-                    report = await collect_use_case(repository, built, day=day, only=list(names))
-                    new += len(report.new_items)
-                    failures += [f"{day.isoformat()} {o.name}: {o.error}" for o in report.failed]
+            with click.progressbar(length=len(days), label="수집 중", file=sys.stderr) as bar:
+                reports = await backfill_use_case(
+                    repository, built, days, only=list(names), on_day=lambda _report: bar.update(1)
+                )
+        new = sum(len(report.new_items) for report in reports)
+        failures = [f"{r.day.isoformat()} {o.name}: {o.error}" for r in reports for o in r.failed]
         return new, failures
 
     new, failures = asyncio.run(run())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -201,3 +201,111 @@ async def refresh_recent(
         await collect(repository, sources, day=today - timedelta(days=offset), only=only, now=now)
         for offset in range(days, 0, -1)
     ]
+
+
+#: Days a backfill fetches at once (the Fetcher's per-host pacing still spaces requests to each host).
+DEFAULT_BACKFILL_CONCURRENCY = 4
+#: Items a backfill stores per transaction: one multi-row write instead of one per day.
+BACKFILL_STORE_BATCH = 200
+
+
+async def backfill(
+    repository: Repository,
+    sources: Sequence[Source],
+    days: Sequence[date],
+    *,
+    only: Sequence[str] | None = None,
+    concurrency: int = DEFAULT_BACKFILL_CONCURRENCY,
+    on_day: Callable[[CollectReport], None] | None = None,
+    now: datetime | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+) -> list[CollectReport]:
+    """Collect a range of past days: one report per day, in the order given.
+
+    Unlike calling :func:`collect` per day, several days are fetched at once while earlier ones are stored, and
+    items are written in batches of days, so a long backfill is bound by the network, not by one transaction
+    per day. A failed day is reported, never raised. Source health is updated once, at the end: a backfill of
+    old days says little about a source's state today, and its validators (ETag) belong to the live feed.
+    ``on_day`` is called as each day is stored (e.g. to advance a progress bar).
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    started = now or utcnow()
+    chosen = [source for source in sources if only is None or source.name in only]
+    states = {source.name: await repository.get_source_state(source.name) for source in chosen}
+    reports = {day: CollectReport(day=day) for day in days}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def fetch_day(day: date) -> tuple[date, list[FetchResult | BaseException]]:
+        async with gate:
+            results = await asyncio.gather(
+                *(_fetch(source, day, None, deadline) for source in chosen), return_exceptions=True
+            )
+        return day, list(results)
+
+    pending: list[tuple[CollectReport, Source, FetchResult]] = []
+    succeeded: set[str] = set()
+    errors: dict[str, str] = {}
+
+    async def flush() -> None:
+        batch = [(report, source, result) for report, source, result in pending]
+        pending.clear()
+        await _store_batch(repository, batch)
+        if on_day is not None:
+            for day in dict.fromkeys(report.day for report, _, _ in batch):
+                on_day(reports[day])
+
+    for next_day in asyncio.as_completed([fetch_day(day) for day in days]):
+        day, results = await next_day
+        report = reports[day]
+        fetched_any = False
+        for source, result in zip(chosen, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                errors[source.name] = _describe(result)
+                report.sources.append(SourceOutcome(source.name, SourceStatus.FAILED, errors[source.name]))
+                continue
+            succeeded.add(source.name)
+            pending.append((report, source, result))
+            fetched_any = True
+        if not fetched_any and on_day is not None:
+            on_day(report)
+        if sum(len(result.items) for _, _, result in pending) >= BACKFILL_STORE_BATCH:
+            await flush()
+    if pending:
+        await flush()
+    for source in chosen:
+        state = states[source.name] or SourceState(name=source.name)
+        if source.name in succeeded:
+            state = replace(state, last_attempt_at=started, last_success_at=started)
+        else:
+            state = replace(state, last_attempt_at=started, last_error=errors.get(source.name))
+        await repository.save_source_state(state)
+    return [reports[day] for day in days]
+
+
+async def _store_batch(repository: Repository, batch: Sequence[tuple[CollectReport, Source, FetchResult]]) -> None:
+    """Store the items of several (day, source) fetches with one ``add_items`` and fill each day's report."""
+    items = [item for _, _, result in batch for item in result.items]
+    stored = iter(await repository.add_items(items))
+    for report, source, result in batch:
+        new = 0
+        for fresh in result.items:
+            outcome = next(stored)
+            item = outcome.value
+            if outcome.created:
+                new += 1
+            else:
+                item = await _refresh_upvotes(repository, item, fresh)
+            report.items.append(CollectedItem(item, outcome.created))
+        report.sources.append(
+            SourceOutcome(
+                source.name,
+                SourceStatus.OK,
+                fetched=len(result.items),
+                new=new,
+                skipped=result.skipped,
+                not_ready=result.not_ready,
+            )
+        )

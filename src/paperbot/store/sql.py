@@ -233,13 +233,15 @@ class SqlRepository:
             unique = list(first_of_key.values())
             for start in range(0, len(unique), _INSERT_BATCH):
                 batch = unique[start : start + _INSERT_BATCH]
+                # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERT … RETURNING
+                # ("insertmanyvalues") without compiling a new statement for every batch size.
                 stmt = (
                     self._insert(table)
-                    .values([_item_values(item, now) for item in batch])
                     .on_conflict_do_nothing(index_elements=["source", "external_id"])
                     .returning(table.c.id, table.c.source, table.c.external_id)
                 )
-                created = {(row.source, row.external_id): row.id for row in await conn.execute(stmt)}
+                rows = await conn.execute(stmt, [_item_values(item, now) for item in batch])
+                created = {(row.source, row.external_id): row.id for row in rows}
                 new_items = [
                     replace(item, id=created[(item.source, item.external_id)])
                     for item in batch
