@@ -28,7 +28,7 @@ from paperbot.digest.render.common import (
     title_line,
 )
 from paperbot.digest.text import Atom, clean, escape_text, join_limited, pack_lines, truncate, utf16_len
-from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+from paperbot.domain import Digest, DigestEntry, DigestKind, Item, ItemKind
 
 LIMITS = {
     "content": 2000,
@@ -129,9 +129,11 @@ def _field(name: str, value: str, *, inline: bool) -> dict[str, Any]:
     return {"name": name, "value": value or "-", "inline": inline}
 
 
-def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
-    """The first embed of an item (without description) and the description lines still to place."""
-    item = entry.item
+def item_embed_head(item: Item) -> tuple[dict[str, Any], bool]:
+    """An item's embed with its escaped title, colour, link and thumbnail (links only from metadata).
+
+    The flag says whether the title was cut to fit the 256-character limit.
+    """
     title, cut = truncate(clean(item.title) or "(제목 없음)", LIMITS["title"], escape_atom)
     embed: dict[str, Any] = {"title": title, "color": COLOR_POST if item.kind is ItemKind.POST else COLOR_PAPER}
     link = item_link(item)
@@ -140,6 +142,13 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     thumb = thumbnail(item)
     if thumb:
         embed["thumbnail"] = {"url": thumb}
+    return embed, cut
+
+
+def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
+    """The first embed of an item (without description) and the description lines still to place."""
+    item = entry.item
+    embed, cut = item_embed_head(item)
     fields = []
     if item.kind is ItemKind.PAPER:
         fields.append(_field("👍 HF 추천", str(item.upvotes), inline=True))

@@ -11,18 +11,16 @@ from typing import Any
 
 import discord
 
-from paperbot.digest.render.common import arxiv_id, item_link, thumbnail
+from paperbot.digest.render.common import arxiv_id
 from paperbot.digest.render.discord import (
     AUTHORS_BUDGET,
-    COLOR_PAPER,
-    COLOR_POST,
     LIMITS,
     embed_size,
     escape,
     escape_atom,
+    item_embed_head,
 )
 from paperbot.digest.text import clean, join_limited, truncate
-from paperbot.domain import ItemKind
 from paperbot.service.commands import PaperView, Reply
 
 #: Room for one paper in a reply that shows up to ``per_message`` of them, within 6000 characters in all.
@@ -33,14 +31,7 @@ COLOR_INFO = 0x2B2D31
 
 def paper_embed(view: PaperView, *, description_budget: int) -> dict[str, Any]:
     item = view.item
-    title, _ = truncate(clean(item.title) or "(제목 없음)", LIMITS["title"], escape_atom)
-    embed: dict[str, Any] = {"title": title, "color": COLOR_POST if item.kind is ItemKind.POST else COLOR_PAPER}
-    link = item_link(item)
-    if link:
-        embed["url"] = link
-    thumb = thumbnail(item)
-    if thumb:
-        embed["thumbnail"] = {"url": thumb}
+    embed, _ = item_embed_head(item)
     fields = [{"name": "👍 HF 추천", "value": str(item.upvotes), "inline": True}]
     if view.channel_votes:
         fields.append({"name": "🗳️ 채널 투표", "value": f"{view.channel_votes:+d}", "inline": True})
