@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from paperbot.domain import (
@@ -239,6 +239,20 @@ class SearchRepository(Protocol):
         ...
 
 
+class LeaseRepository(Protocol):
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None) -> bool:
+        """Take or renew the lease ``name`` for ``ttl`` from ``now``: True when ``holder`` holds it afterwards.
+
+        Succeeds when nobody holds it, when ``holder`` already does (a renewal), or when the lease has expired
+        (a takeover). Atomic across processes.
+        """
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up (only if ``holder`` holds it), so a standby need not wait for it to expire."""
+        ...
+
+
 class Repository(
     ItemRepository,
     SummaryRepository,
@@ -249,6 +263,7 @@ class Repository(
     EventRepository,
     UsageRepository,
     SearchRepository,
+    LeaseRepository,
     Protocol,
 ):
     """Everything paperbot stores."""

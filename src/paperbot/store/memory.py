@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from paperbot.domain import (
     Delivery,
@@ -51,6 +51,7 @@ class InMemoryRepository:
         self._events: set[tuple[str, str]] = set()
         self._usage: list[LlmUsage] = []
         self._search = search.MemorySearchIndex()
+        self._leases: dict[str, tuple[str, datetime]] = {}
 
     async def close(self) -> None:
         return None
@@ -309,6 +310,19 @@ class InMemoryRepository:
         return True
 
     # --- LLM usage --------------------------------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + ttl)
+        return True
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._leases[name]
 
     async def record_usage(self, usage: LlmUsage) -> None:
         self._usage.append(usage)

@@ -232,4 +232,14 @@ class SearchDocRow(Base):
     analyzer: Mapped[str] = mapped_column(String(20))
 
 
+class LeaseRow(Base):
+    """A named lease (the leader lease of ``paperbot run``): who holds it and until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+
+
 metadata = Base.metadata

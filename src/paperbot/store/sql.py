@@ -7,13 +7,14 @@ into :class:`StoreError` at this boundary.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -43,6 +44,7 @@ from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
     ItemRow,
+    LeaseRow,
     LlmUsageRow,
     ProcessedEventRow,
     SourceRow,
@@ -690,6 +692,34 @@ class SqlRepository:
         )
         async with self._tx() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+    # --- leases -----------------------------------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None) -> bool:
+        """One upsert that only overwrites a row held by ``holder`` or expired.
+
+        PostgreSQL: under ``pg_advisory_xact_lock`` (released with the transaction, never left behind by a dead
+        connection) so concurrent takeovers queue instead of racing. SQLite: ``BEGIN IMMEDIATE`` serialises writers.
+        """
+        now = now or utcnow()
+        expires_at = now + ttl
+        table = LeaseRow.__table__
+        stmt = self._insert(table).values(name=name, holder=holder, expires_at=expires_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"holder": holder, "expires_at": expires_at},
+            where=or_(table.c.holder == holder, table.c.expires_at <= now),
+        ).returning(table.c.holder)
+        async with self._tx() as conn:
+            if self._dialect == "postgresql":
+                key = zlib.crc32(f"paperbot.lease:{name}".encode()) - 2**31
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            won = (await conn.execute(stmt)).scalar_one_or_none()
+        return won == holder
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder))
 
     # --- LLM usage --------------------------------------------------------------------------------------------
 
