@@ -143,6 +143,15 @@ class Settings(BaseSettings):
 
     # --- runtime (issue 8) --------------------------------------------------------------------------------------
     http_port: int | None = Field(None, ge=1, le=65535)
+    lease_ttl: float = Field(30.0, ge=3, description="seconds the leader lease lasts; a standby takes over after it")
+    catch_up_hours: float = Field(
+        24.0, ge=0, description="a digest slot missed within this many hours is posted at start; older ones skipped"
+    )
+    job_deadline: float = Field(900.0, gt=0, description="overall seconds one scheduled job may take")
+    hf_collect_hours: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 6, 12, 18], description="UTC hours at which HF Daily Papers are collected"
+    )
+    upvote_refresh_hour: int = Field(4, ge=0, le=23, description="UTC hour of the daily HF upvote refresh")
 
     @field_validator("database_url")
     @classmethod
