@@ -96,6 +96,14 @@ def test_pack_lines_keeps_order_and_content(lines: list[str], limit: int) -> Non
     assert joined == "".join(cleaned).replace("\n", "")
 
 
+def test_a_cut_at_a_space_still_leaves_room_for_the_next_atom() -> None:
+    # Found by Hypothesis: the tail kept after a space cut (an emoji) plus the next atom (a URL) overflowed.
+    line = "가 가 가 👨\u200d👩\u200d👧\u200d👦https://a.example.com/https://a.example.com/====="
+    chunks = pack_lines(["가", line], 60, discord.escape_atom)
+    assert all(utf16_len(chunk) <= 60 for chunk in chunks)
+    assert "".join(discord.unescape(c) for c in chunks) == "가" + line
+
+
 def test_split_prefers_spaces_and_keeps_urls_whole() -> None:
     text = "가나다 " * 30 + "https://example.com/a_very_long_path/that_must_stay_whole?x=1 " + "라마바 " * 30
     chunks = split_escaped(text, 80, lambda atom: atom.text)

@@ -117,7 +117,8 @@ def split_escaped(text: str, limit: int, escape_atom: AtomEscaper) -> list[str]:
     current: list[tuple[str, int, bool]] = []
     size = 0
     for piece in pieces:
-        if size + piece[1] > limit and current:
+        # A loop, not an if: after a cut at a space, the kept tail plus this piece may still not fit.
+        while size + piece[1] > limit and current:
             cut = len(current)
             for index in range(len(current) - 1, len(current) // 2 - 1, -1):
                 if current[index][2]:
