@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "search": "paperbot.cli.search:search",
     "summarize": "paperbot.cli.summarize:summarize",
     "eval": "paperbot.cli.eval:eval_group",
+    "run": "paperbot.cli.run:run",
 }
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
 from paperbot.cli.common import fail, settings_for
+
+if TYPE_CHECKING:
+    from paperbot.bootstrap import Services
+    from paperbot.config import Settings
 
 
 @click.group()
@@ -53,14 +58,21 @@ def run_command(ctx: click.Context) -> None:
 
 
 async def _run_bot(ctx: click.Context) -> None:
+    from paperbot.bootstrap import build_services
+
+    settings = settings_for(ctx)
+    async with build_services(settings) as services:
+        await serve_discord(settings, services)
+
+
+async def serve_discord(settings: Settings, services: Services) -> None:
+    """Hold the Discord gateway until cancelled (also used by ``paperbot run`` on the leader)."""
     import hashlib
 
-    from paperbot.bootstrap import build_services
     from paperbot.platforms.discord.api import token_of, use_api_base
     from paperbot.platforms.discord.bot import DiscordPlatform
     from paperbot.service.commands import CommandContext
 
-    settings = settings_for(ctx)
     token = token_of(settings)
     use_api_base(settings.discord_api_base)
     salt = settings.vote_salt
@@ -70,13 +82,12 @@ async def _run_bot(ctx: click.Context) -> None:
         # No per-install secret configured: key by the bot's user id (from the token's first segment), which is
         # stable across token resets. Hashes are then salted but not secret.
         key = hashlib.sha256(b"paperbot-votes:" + token.split(".", 1)[0].encode()).digest()
-    async with build_services(settings) as services:
-        context = CommandContext(
-            services.repository,
-            timezone=settings.timezone,
-            sources=services.sources,
-            summarizer=services.summarizer,
-        )
-        bot = DiscordPlatform(context, voter_key=key)
-        async with bot:
-            await bot.start(token)
+    context = CommandContext(
+        services.repository,
+        timezone=settings.timezone,
+        sources=services.sources,
+        summarizer=services.summarizer,
+    )
+    bot = DiscordPlatform(context, voter_key=key)
+    async with bot:
+        await bot.start(token)

@@ -20,6 +20,8 @@ from paperbot.domain import DigestKind, Subscription
 from paperbot.service.runtime import Runtime, slot_day
 
 logger = logging.getLogger("paperbot.scheduler")
+# APScheduler logs every job add and run at INFO; our jobs log one summary line each instead.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 #: A job fired late (the loop was busy, the process paused) still runs within this many seconds.
 MISFIRE_GRACE_SECONDS = 600
@@ -45,6 +47,8 @@ class PaperbotScheduler:
     upvote_refresh_hour: int = 4
     resync_seconds: float = 60.0
     catch_up: bool = True
+    #: Schedules that are not stored subscriptions (``paperbot run --console``).
+    extra: Sequence[Subscription] = ()
     _scheduler: AsyncIOScheduler | None = None
     _schedules: dict[str, tuple[str, str, int, str]] = field(default_factory=dict)
 
@@ -77,7 +81,7 @@ class PaperbotScheduler:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        wanted: dict[str, Subscription] = {}
+        wanted: dict[str, Subscription] = {_digest_job_id(subscription): subscription for subscription in self.extra}
         for subscription in await self.runtime.repository.list_subscriptions():
             if subscription.enabled and not subscription.broken_reason:
                 wanted[_digest_job_id(subscription)] = subscription

@@ -35,6 +35,8 @@ LEADER_LEASE = "paperbot.leader"
 SKIP_HORIZON = timedelta(days=31)
 #: Paper sources: collected several times a day, one HF day at a time. Everything else counts as a blog.
 PAPER_SOURCES = ("hf_daily",)
+#: Platforms whose channels are subscriptions in the database (anything else, e.g. ``console``, is local output).
+STORED_PLATFORMS = ("discord", "slack")
 
 
 # --- slots (pure) ---------------------------------------------------------------------------------------------
@@ -250,7 +252,9 @@ class Runtime:
                 self.stats.bump(self.stats.summaries, f"fallback:{reason}", count)
             self.stats.tokens += report.tokens_in + report.tokens_out
             self.stats.cost_usd += report.cost_usd
-            built = await build_digest(self.repository, day=day, kind=subscription.kind, target=subscription.target)
+            stored = subscription.platform in STORED_PLATFORMS  # console digests have no channel (votes, filters)
+            target = subscription.target if stored else None
+            built = await build_digest(self.repository, day=day, kind=subscription.kind, target=target)
             outcome = await publish(built, subscription.channel_id)
             result.append(outcome)
             self.stats.bump(self.stats.deliveries, "sent", outcome.sent)
