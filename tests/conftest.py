@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from paperbot.config import normalize_database_url
+from paperbot.ports import Repository
+
 # CI runs the property tests on a fixed seed sequence, so a red CI is reproducible and never a coin toss; local
 # runs keep exploring new examples (and Hypothesis's database replays any failure they find).
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
-
-from paperbot.config import normalize_database_url
-from paperbot.ports import Repository
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
