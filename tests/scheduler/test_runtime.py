@@ -136,6 +136,27 @@ async def test_catch_up_posts_once_records_skips_and_a_second_restart_posts_noth
     assert len(sender.posted) == 1
 
 
+async def test_unfinished_runs_within_the_look_back_are_resumed_once(repository: Repository) -> None:
+    await repository.save_subscription(DAILY)
+    sender = FakeChunkSender()
+    runtime = _runtime(repository, sender, StaticSource("hf_daily"))
+    # A crash after claiming the 03-02 run (09:00 slot on 03-03, 1.5 hours ago) and before posting anything.
+    claimed = await repository.claim_run(DAILY.target, DigestKind.DAILY, date(2026, 3, 2))
+    assert claimed.created
+    assert [day for _, day in await runtime.resume_unfinished()] == [date(2026, 3, 2)]
+    assert len(sender.posted) == 1
+    assert await runtime.resume_unfinished() == []
+    assert len(sender.posted) == 1
+
+
+async def test_unfinished_runs_older_than_the_look_back_are_left_alone() -> None:
+    repository = InMemoryRepository()
+    await repository.save_subscription(DAILY)
+    runtime = _runtime(repository, FakeChunkSender(), StaticSource("hf_daily"))
+    await repository.claim_run(DAILY.target, DigestKind.DAILY, date(2026, 2, 27))
+    assert await runtime.resume_unfinished() == []
+
+
 async def test_a_hanging_source_does_not_stop_the_digest() -> None:
     repository = InMemoryRepository()
     good, stuck = StaticSource("hf_daily"), StaticSource("blog", hang=True)

@@ -37,7 +37,13 @@ async def test_jobs_follow_the_stored_subscriptions() -> None:
         await asyncio.sleep(0)
         if "digest:discord:1:daily" in scheduler.job_ids():
             break
-    assert scheduler.job_ids() == ["collect_blogs", "collect_papers", "digest:discord:1:daily", "refresh_upvotes"]
+    assert scheduler.job_ids() == [
+        "collect_blogs",
+        "collect_papers",
+        "digest:discord:1:daily",
+        "refresh_upvotes",
+        "resume_unfinished",
+    ]
     await repository.remove_subscription("discord", "1")
     await repository.save_subscription(Subscription(platform="slack", channel_id="C9", kind=DigestKind.WEEKLY))
     await scheduler.sync()

@@ -69,6 +69,8 @@ class PaperbotScheduler:
             CronTrigger(hour=self.upvote_refresh_hour, minute=37),
             id="refresh_upvotes",
         )
+        # Finish digests a crash or a lost answer left half-posted (each chunk is looked up before a re-send).
+        scheduler.add_job(self.runtime.resume_unfinished, CronTrigger(minute="*/5"), id="resume_unfinished")
         scheduler.start()
         self._scheduler = scheduler
         return scheduler

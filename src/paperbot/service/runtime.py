@@ -74,6 +74,16 @@ def slot_day(subscription: Subscription, due: datetime) -> date:
     return due.astimezone(ZoneInfo(subscription.timezone)).date() - timedelta(days=1)
 
 
+#: Run states a later pass should finish.
+UNFINISHED = (RunStatus.PENDING, RunStatus.PUBLISHING)
+
+
+def _slot_of(subscription: Subscription, day: date) -> datetime:
+    """The instant of the slot whose digest covers ``day`` (inverse of :func:`slot_day`)."""
+    zone = ZoneInfo(subscription.timezone)
+    return datetime.combine(day + timedelta(days=1), _hour_minute(subscription.time), tzinfo=zone)
+
+
 @dataclass(frozen=True, slots=True)
 class CatchUpPlan:
     """Missed slots of one subscription: ``publish`` (within the look-back) and ``skip`` (older), oldest first."""
@@ -294,6 +304,14 @@ class Runtime:
                         day,
                         self.look_back,
                     )
+            if (
+                last is not None
+                and last.status in UNFINISHED
+                and now - _slot_of(subscription, last.day) <= self.look_back
+            ):
+                logger.info("catch-up: resuming the unfinished %s digest of %s", subscription.target, last.day)
+                await self.digest(subscription, last.day)
+                posted.append((subscription, last.day))
             for day in plan.publish:
                 logger.info(
                     "catch-up: posting the missed %s %s digest of %s", subscription.target, subscription.kind.value, day
@@ -301,6 +319,25 @@ class Runtime:
                 await self.digest(subscription, day)
                 posted.append((subscription, day))
         return posted
+
+    async def resume_unfinished(self) -> list[tuple[Subscription, date]]:
+        """Finish runs left pending or half-published (a crash, a lost answer) while they are within the look-back.
+
+        Run periodically: a chunk a dead worker left in ``sending`` is looked up and settled once it is stale.
+        """
+        now = self.now()
+        resumed: list[tuple[Subscription, date]] = []
+        for subscription in await self.repository.list_subscriptions():
+            if not subscription.enabled or subscription.broken_reason:
+                continue
+            last = await self.repository.last_run(subscription.target, subscription.kind)
+            if last is None or last.status not in UNFINISHED:
+                continue
+            if now - _slot_of(subscription, last.day) > self.look_back:
+                continue
+            await self.digest(subscription, last.day)
+            resumed.append((subscription, last.day))
+        return resumed
 
 
 # --- leadership -----------------------------------------------------------------------------------------------
