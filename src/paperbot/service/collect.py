@@ -206,7 +206,7 @@ async def refresh_recent(
 #: Days a backfill fetches at once (the Fetcher's per-host pacing still spaces requests to each host).
 DEFAULT_BACKFILL_CONCURRENCY = 4
 #: Items a backfill stores per transaction: one multi-row write instead of one per day.
-BACKFILL_STORE_BATCH = 200
+BACKFILL_STORE_BATCH = 500
 
 
 async def backfill(

@@ -16,7 +16,10 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     """Whitespace-normalised text without control or bidi characters; non-strings become ''."""
     if not isinstance(value, str):
         return ""
-    text = _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
+    if value.isprintable() and "  " not in value and value == value.strip():
+        text = value  # the common case (names, titles): no control, format, bidi or line characters at all
+    else:
+        text = _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -88,7 +91,7 @@ def safe_http_url(value: object, *, base: str | None = None) -> str | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text or any(ch.isspace() for ch in text) or len(text) > 2048:
+    if not text or len(text) > 2048 or _WS.search(text):
         return None
     if base is not None and not urlsplit(text).scheme:
         from urllib.parse import urljoin

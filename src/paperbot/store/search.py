@@ -30,7 +30,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -83,7 +83,16 @@ class SearchDocument:
     analyzer: str
 
     def values(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, and this runs once per stored item.
+        return {
+            "item_id": self.item_id,
+            "title_tokens": self.title_tokens,
+            "summary_tokens": self.summary_tokens,
+            "meta_tokens": self.meta_tokens,
+            "body_tokens": self.body_tokens,
+            "raw_text": self.raw_text,
+            "analyzer": self.analyzer,
+        }
 
 
 def _collapse(value: str) -> str:

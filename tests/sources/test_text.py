@@ -1,0 +1,22 @@
+"""Text helpers: the fast path of clean_text must agree with the full normalisation on any input."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paperbot.sources.text import _CONTROL, _WS, clean_text, safe_http_url
+
+
+@given(st.text())
+def test_clean_text_fast_path_matches_full_normalisation(value: str) -> None:
+    assert clean_text(value) == _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
+
+
+def test_safe_http_url_refuses_whitespace_and_odd_schemes() -> None:
+    assert safe_http_url("https://arxiv.org/abs/2404.12387") == "https://arxiv.org/abs/2404.12387"
+    assert safe_http_url("https://a.example/x y") is None
+    assert safe_http_url("https://a.example/x\u3000y") is None
+    assert safe_http_url("javascript:alert(1)") is None
+    assert safe_http_url("https://user:pw@a.example/") is None
+    assert safe_http_url("/papers/1", base="https://huggingface.co/") == "https://huggingface.co/papers/1"
