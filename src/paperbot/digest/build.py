@@ -58,6 +58,27 @@ def _post_sort_key(item: Item) -> tuple[date, datetime, str]:
     return (item.day, published, item.external_id)
 
 
+def _post_entries(
+    kept: Iterable[tuple[Item, Verdict, tuple[str, ...], int]],
+    summaries: Mapping[int, Summary],
+    *,
+    default_reason: str,
+) -> tuple[DigestEntry, ...]:
+    """Digest entries of the kept blog posts, ranked in the order given; team votes are their score."""
+    return tuple(
+        DigestEntry(
+            item=item,
+            rank=index,
+            summary=summaries.get(item.id) if item.id is not None else None,
+            reason=reasons(Ranked(item, float(votes), votes, index, verdict)) or default_reason,
+            topics=topics,
+            team_votes=votes,
+            score=float(votes),
+        )
+        for index, (item, verdict, topics, votes) in enumerate(kept, start=1)
+    )
+
+
 def _posts(
     posts: Iterable[Item],
     filters: ChannelFilters,
@@ -131,18 +152,7 @@ def build_daily(
     )
     kept_posts = _posts(post_list, filters, exclude_item_ids, team_votes)
     kept_posts.sort(key=lambda row: _post_sort_key(row[0]), reverse=True)
-    post_entries = tuple(
-        DigestEntry(
-            item=item,
-            rank=index,
-            summary=summaries.get(item.id) if item.id is not None else None,
-            reason=reasons(Ranked(item, float(votes), votes, index, verdict)) or "새 글",
-            topics=topics,
-            team_votes=votes,
-            score=float(votes),
-        )
-        for index, (item, verdict, topics, votes) in enumerate(kept_posts[: policy.max_posts], start=1)
-    )
+    post_entries = _post_entries(kept_posts[: policy.max_posts], summaries, default_reason="새 글")
     sections = []
     if paper_entries:
         sections.append(DigestSection(PAPERS_TITLE, paper_entries))
@@ -201,18 +211,7 @@ def build_weekly(
     sections = [DigestSection(topic, tuple(groups[topic])) for topic in TOPICS if topic in groups]
     kept_posts = _posts(post_list, filters, (), team_votes)
     kept_posts.sort(key=lambda row: (row[3], _post_sort_key(row[0])), reverse=True)
-    post_entries = tuple(
-        DigestEntry(
-            item=item,
-            rank=index,
-            summary=summaries.get(item.id) if item.id is not None else None,
-            reason=reasons(Ranked(item, float(votes), votes, index, verdict)) or "이번 주 새 글",
-            topics=topics,
-            team_votes=votes,
-            score=float(votes),
-        )
-        for index, (item, verdict, topics, votes) in enumerate(kept_posts[: policy.weekly_max_posts], start=1)
-    )
+    post_entries = _post_entries(kept_posts[: policy.weekly_max_posts], summaries, default_reason="이번 주 새 글")
     if post_entries:
         sections.append(DigestSection(WEEKLY_POSTS_TITLE, post_entries))
     entries = tuple(e for s in sections for e in s.entries)
