@@ -13,6 +13,13 @@ def test_clean_text_fast_path_matches_full_normalisation(value: str) -> None:
     assert clean_text(value) == _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
 
 
+def test_str_split_and_regex_whitespace_agree_on_every_code_point() -> None:
+    # clean_text collapses whitespace with str.split(); the reference above uses the regex \s. They must agree.
+    everything = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    assert {ch for ch in everything if ch.isspace()} == set("".join(_WS.findall(everything)))
+    assert clean_text(f"a{everything}b") == _WS.sub(" ", _CONTROL.sub(" ", f"a{everything}b")).strip()
+
+
 def test_safe_http_url_refuses_whitespace_and_odd_schemes() -> None:
     assert safe_http_url("https://arxiv.org/abs/2404.12387") == "https://arxiv.org/abs/2404.12387"
     assert safe_http_url("https://a.example/x y") is None

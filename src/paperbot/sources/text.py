@@ -19,7 +19,11 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     if value.isprintable() and "  " not in value and value == value.strip():
         text = value  # the common case (names, titles): no control, format, bidi or line characters at all
     else:
-        text = _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
+        if _CONTROL.search(value):
+            value = _CONTROL.sub(" ", value)
+        # str.split() splits on exactly the characters ``\s`` matches (str.isspace), without a regex
+        # substitution per space: abstracts are long, and this runs for every one collected.
+        text = " ".join(value.split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
