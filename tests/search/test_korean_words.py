@@ -9,7 +9,7 @@ from paperbot import korean
 
 #: Mostly ASCII with the characters that matter to the pattern (``.``, ``'``, ``_``, digits), some Hangul and
 #: other scripts, so both branches and their boundaries are exercised.
-_ALPHABET = st.sampled_from(list("abzAZ09 .'_-/\t\n,;()éß가힣ж٣²") + ["\u00a0", "\u3000"])
+_ALPHABET = st.sampled_from([*"abzAZ09 .'_-/\t\n,;()éß가힣ж٣²", "\u00a0", "\u3000"])
 
 
 @given(st.text(_ALPHABET, max_size=60))
