@@ -7,6 +7,7 @@ into :class:`StoreError` at this boundary.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ from paperbot.domain import (
     utcnow,
 )
 from paperbot.errors import StoreError
-from paperbot.store import search
+from paperbot.store import bulk, search
 from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
@@ -158,8 +159,8 @@ def _filters_json(filters: ChannelFilters) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(filters).items()}
 
 
-#: Rows per multi-row INSERT (14 columns each stays far below SQLite's bound-parameter limit).
-_INSERT_BATCH = 200
+#: Items per INSERT statement (PostgreSQL: 14 bound parameters each, far below its limit of 32,767).
+_INSERT_BATCH = 500
 
 
 def _item_values(item: Item, now: datetime) -> dict[str, Any]:
@@ -179,6 +180,52 @@ def _item_values(item: Item, now: datetime) -> dict[str, Any]:
         "extra": dict(item.extra),
         "first_seen_at": now,
     }
+
+
+_ITEM_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "title",
+    "url",
+    "day",
+    "authors",
+    "abstract",
+    "thumbnail_url",
+    "published_at",
+    "upvotes",
+    "upvotes_captured_at",
+    "extra",
+    "first_seen_at",
+)
+
+
+async def _insert_new_items_sqlite(
+    conn: AsyncConnection, batch: Sequence[Item], now: datetime
+) -> dict[tuple[str, str], int]:
+    """Insert the items of ``batch`` that are not stored yet; the id of each one inserted, by (source, external_id).
+
+    One statement for the rows and one single-row answer for the ids, instead of a RETURNING row per item (see
+    paperbot.store.bulk for why that matters on aiosqlite). Correct because the transaction is ``BEGIN IMMEDIATE``
+    (no other writer until it ends) and SQLite gives a new row an id above every existing one: the rows above the
+    previous maximum are exactly the ones this statement inserted, which ``changes()`` confirms.
+    """
+    table = ItemRow.__table__
+    previous_max = (await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
+    insert = bulk.insert_from_json(table, _ITEM_COLUMNS, "ON CONFLICT (source, external_id) DO NOTHING")
+    rows = bulk.json_rows(table, _ITEM_COLUMNS, conn.dialect, (_item_values(item, now) for item in batch))
+    await conn.execute(insert, {"rows": rows})
+    inserted = (await conn.execute(text("SELECT changes()"))).scalar_one()
+    found = (
+        await conn.execute(
+            text("SELECT json_group_array(json_array(id, source, external_id)) FROM items WHERE id > :previous_max"),
+            {"previous_max": previous_max},
+        )
+    ).scalar_one()
+    created = {(source, external_id): item_id for item_id, source, external_id in json.loads(found)}
+    if len(created) != inserted:  # only if ids ever reached 2**63 - 1 and SQLite began picking them at random
+        raise StoreError(f"inserted {inserted} items but found {len(created)} above id {previous_max}")
+    return created
 
 
 class SqlRepository:
@@ -235,15 +282,18 @@ class SqlRepository:
             unique = list(first_of_key.values())
             for start in range(0, len(unique), _INSERT_BATCH):
                 batch = unique[start : start + _INSERT_BATCH]
-                # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERT … RETURNING
-                # ("insertmanyvalues") without compiling a new statement for every batch size.
-                stmt = (
-                    self._insert(table)
-                    .on_conflict_do_nothing(index_elements=["source", "external_id"])
-                    .returning(table.c.id, table.c.source, table.c.external_id)
-                )
-                rows = await conn.execute(stmt, [_item_values(item, now) for item in batch])
-                created = {(row.source, row.external_id): row.id for row in rows}
+                if self._dialect == "sqlite":
+                    created = await _insert_new_items_sqlite(conn, batch, now)
+                else:
+                    # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERT … RETURNING
+                    # ("insertmanyvalues") without compiling a new statement for every batch size.
+                    stmt = (
+                        self._insert(table)
+                        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+                        .returning(table.c.id, table.c.source, table.c.external_id)
+                    )
+                    rows = await conn.execute(stmt, [_item_values(item, now) for item in batch])
+                    created = {(row.source, row.external_id): row.id for row in rows}
                 new_items = [
                     replace(item, id=created[(item.source, item.external_id)])
                     for item in batch
