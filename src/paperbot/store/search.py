@@ -129,6 +129,13 @@ def make_document(
     )
 
 
+def analyse(item: Item, bullets: Sequence[str] = ()) -> SearchDocument:
+    """The document of ``item`` whether or not it is stored yet (``item_id`` 0 until it is)."""
+    return make_document(
+        item.id or 0, title=item.title, abstract=item.abstract, authors=item.authors, extra=item.extra, bullets=bullets
+    )
+
+
 def build_document(item: Item, bullets: Sequence[str] = ()) -> SearchDocument:
     """The document of a stored item (``item.id`` set) with the bullets of its latest summary."""
     if item.id is None:
@@ -351,7 +358,14 @@ TRIGRAM_WARNING = (
 
 async def upsert_documents(conn: AsyncConnection, insert: Callable[[Any], Any], docs: Sequence[SearchDocument]) -> None:
     """Insert or replace search documents; ``insert`` is the dialect's INSERT (with ON CONFLICT)."""
-    rows = list({doc.item_id: doc.values() for doc in docs}.values())  # one row per item: ON CONFLICT needs that
+    await upsert_document_rows(conn, insert, [doc.values() for doc in docs])
+
+
+async def upsert_document_rows(
+    conn: AsyncConnection, insert: Callable[[Any], Any], documents: Sequence[dict[str, Any]]
+) -> None:
+    """:func:`upsert_documents` for rows already in ``SearchDocument.values()`` form."""
+    rows = list({row["item_id"]: row for row in documents}.values())  # one row per item: ON CONFLICT needs that
     if not rows:
         return
     table = SearchDocRow.__table__

@@ -200,32 +200,15 @@ _ITEM_COLUMNS = (
 )
 
 
-async def _insert_new_items_sqlite(
-    conn: AsyncConnection, batch: Sequence[Item], now: datetime
-) -> dict[tuple[str, str], int]:
-    """Insert the items of ``batch`` that are not stored yet; the id of each one inserted, by (source, external_id).
+#: The rows the last INSERT created, as one row: ``changes()`` and a JSON array of (id, source, external_id).
+_SQLITE_NEW_ITEM_IDS = text(
+    "SELECT changes(), (SELECT json_group_array(json_array(id, source, external_id)) FROM items"
+    " WHERE id > (SELECT max(id) FROM items) - changes())"
+)
 
-    One statement for the rows and one single-row answer for the ids, instead of a RETURNING row per item (see
-    paperbot.store.bulk for why that matters on aiosqlite). Correct because the transaction is ``BEGIN IMMEDIATE``
-    (no other writer until it ends) and SQLite gives a new row an id above every existing one: the rows above the
-    previous maximum are exactly the ones this statement inserted, which ``changes()`` confirms.
-    """
-    table = ItemRow.__table__
-    previous_max = (await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
-    insert = bulk.insert_from_json(table, _ITEM_COLUMNS, "ON CONFLICT (source, external_id) DO NOTHING")
-    rows = bulk.json_rows(table, _ITEM_COLUMNS, conn.dialect, (_item_values(item, now) for item in batch))
-    await conn.execute(insert, {"rows": rows})
-    inserted = (await conn.execute(text("SELECT changes()"))).scalar_one()
-    found = (
-        await conn.execute(
-            text("SELECT json_group_array(json_array(id, source, external_id)) FROM items WHERE id > :previous_max"),
-            {"previous_max": previous_max},
-        )
-    ).scalar_one()
-    created = {(source, external_id): item_id for item_id, source, external_id in json.loads(found)}
-    if len(created) != inserted:  # only if ids ever reached 2**63 - 1 and SQLite began picking them at random
-        raise StoreError(f"inserted {inserted} items but found {len(created)} above id {previous_max}")
-    return created
+
+def _key(item: Item) -> tuple[str, str]:
+    return (item.source, item.external_id)
 
 
 class SqlRepository:
@@ -265,51 +248,21 @@ class SqlRepository:
     async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
         """Insert new items in multi-row statements; existing (source, external_id) come back with created=False.
 
-        One INSERT … ON CONFLICT DO NOTHING RETURNING per batch tells which rows this call created, and one SELECT
-        fetches the rows other writers (or earlier runs) already own: a backfill day costs a few statements, not
-        two per paper.
+        A few statements per call, not two per paper: on PostgreSQL one INSERT … ON CONFLICT DO NOTHING RETURNING
+        per batch tells which rows this call created; on SQLite see :meth:`_add_items_sqlite`. One SELECT then
+        fetches the rows other writers (or earlier runs) already own.
         """
         wanted = list(items)
         if not wanted:
             return []
-        now = utcnow()
-        table = ItemRow.__table__
-        by_key: dict[tuple[str, str], Stored[Item]] = {}
-        async with self._tx() as conn:
-            first_of_key: dict[tuple[str, str], Item] = {}
-            for item in wanted:
-                first_of_key.setdefault((item.source, item.external_id), item)
-            unique = list(first_of_key.values())
-            for start in range(0, len(unique), _INSERT_BATCH):
-                batch = unique[start : start + _INSERT_BATCH]
-                if self._dialect == "sqlite":
-                    created = await _insert_new_items_sqlite(conn, batch, now)
-                else:
-                    # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERT … RETURNING
-                    # ("insertmanyvalues") without compiling a new statement for every batch size.
-                    stmt = (
-                        self._insert(table)
-                        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-                        .returning(table.c.id, table.c.source, table.c.external_id)
-                    )
-                    rows = await conn.execute(stmt, [_item_values(item, now) for item in batch])
-                    created = {(row.source, row.external_id): row.id for row in rows}
-                new_items = [
-                    replace(item, id=created[(item.source, item.external_id)])
-                    for item in batch
-                    if (item.source, item.external_id) in created
-                ]
-                for item in new_items:
-                    by_key[(item.source, item.external_id)] = Stored(item, created=True)
-                if new_items:
-                    await search.upsert_documents(conn, self._insert, [search.build_document(i) for i in new_items])
-                existing = [(i.source, i.external_id) for i in batch if (i.source, i.external_id) not in created]
-                if existing:
-                    rows = await conn.execute(
-                        select(table).where(tuple_(table.c.source, table.c.external_id).in_(existing))
-                    )
-                    for row in rows:
-                        by_key[(row.source, row.external_id)] = Stored(_item(row), created=False)
+        first_of_key: dict[tuple[str, str], Item] = {}
+        for item in wanted:
+            first_of_key.setdefault((item.source, item.external_id), item)
+        unique = list(first_of_key.values())
+        if self._dialect == "sqlite":
+            by_key = await self._add_items_sqlite(unique, utcnow())
+        else:
+            by_key = await self._add_items_returning(unique, utcnow())
         results: list[Stored[Item]] = []
         seen: set[tuple[str, str]] = set()
         for item in wanted:
@@ -319,6 +272,76 @@ class SqlRepository:
             results.append(stored if key not in seen else Stored(stored.value, created=False))
             seen.add(key)
         return results
+
+    async def _add_items_returning(self, unique: list[Item], now: datetime) -> dict[tuple[str, str], Stored[Item]]:
+        table = ItemRow.__table__
+        by_key: dict[tuple[str, str], Stored[Item]] = {}
+        async with self._tx() as conn:
+            for start in range(0, len(unique), _INSERT_BATCH):
+                batch = unique[start : start + _INSERT_BATCH]
+                # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERT … RETURNING
+                # ("insertmanyvalues") without compiling a new statement for every batch size.
+                stmt = (
+                    self._insert(table)
+                    .on_conflict_do_nothing(index_elements=["source", "external_id"])
+                    .returning(table.c.id, table.c.source, table.c.external_id)
+                )
+                rows = await conn.execute(stmt, [_item_values(item, now) for item in batch])
+                created = {(row.source, row.external_id): row.id for row in rows}
+                new_items = [replace(item, id=created[key]) for item in batch if (key := _key(item)) in created]
+                by_key.update((_key(item), Stored(item, created=True)) for item in new_items)
+                if new_items:
+                    await search.upsert_documents(conn, self._insert, [search.build_document(i) for i in new_items])
+                by_key.update(await self._existing(conn, [_key(i) for i in batch if _key(i) not in created]))
+        return by_key
+
+    async def _add_items_sqlite(self, unique: list[Item], now: datetime) -> dict[tuple[str, str], Stored[Item]]:
+        """SQLite: per chunk, one INSERT fed by a JSON parameter and one single-row answer with the new ids.
+
+        See :mod:`paperbot.store.bulk` for why statements and round trips to aiosqlite's thread are what count. The
+        rows and the search documents are prepared before the transaction (documents for every item, used only for
+        the new ones: a few milliseconds wasted on a re-collect, none of it under the write lock).
+
+        Correct because the transaction is ``BEGIN IMMEDIATE`` (no other writer until it ends) and SQLite gives each
+        new row the id above the current maximum, so the ``changes()`` rows one statement inserted are the ids
+        just below the new maximum. Checked: should SQLite ever pick ids at random (after id 2**63 - 1), the rows
+        found would not all be ours and the call fails instead of misreporting.
+        """
+        table = ItemRow.__table__
+        dialect = self._engine.dialect
+        chunks = []
+        for start in range(0, len(unique), bulk.ROWS_PER_STATEMENT):
+            batch = unique[start : start + bulk.ROWS_PER_STATEMENT]
+            rows = bulk.json_rows(table, _ITEM_COLUMNS, dialect, (_item_values(item, now) for item in batch))
+            chunks.append((batch, rows, [search.analyse(item) for item in batch]))
+        insert = bulk.insert_from_json(table, _ITEM_COLUMNS, "ON CONFLICT (source, external_id) DO NOTHING")
+        by_key: dict[tuple[str, str], Stored[Item]] = {}
+        async with self._tx() as conn:
+            for batch, rows, documents in chunks:
+                await conn.execute(insert, {"rows": rows})
+                inserted, found = (await conn.execute(_SQLITE_NEW_ITEM_IDS)).one()
+                created = {(source, external_id): item_id for item_id, source, external_id in json.loads(found)}
+                if len(created) != inserted or not created.keys() <= {_key(item) for item in batch}:
+                    raise StoreError(
+                        f"inserted {inserted} items but found {len(created)} rows with the newest ids, not all new"
+                    )
+                new_rows = []
+                for item, document in zip(batch, documents, strict=True):
+                    if (item_id := created.get(_key(item))) is not None:
+                        by_key[_key(item)] = Stored(replace(item, id=item_id), created=True)
+                        new_rows.append(document.values() | {"item_id": item_id})
+                await search.upsert_document_rows(conn, self._insert, new_rows)
+                by_key.update(await self._existing(conn, [_key(i) for i in batch if _key(i) not in created]))
+        return by_key
+
+    async def _existing(
+        self, conn: AsyncConnection, keys: list[tuple[str, str]]
+    ) -> list[tuple[tuple[str, str], Stored[Item]]]:
+        if not keys:
+            return []
+        table = ItemRow.__table__
+        rows = await conn.execute(select(table).where(tuple_(table.c.source, table.c.external_id).in_(keys)))
+        return [((row.source, row.external_id), Stored(_item(row), created=False)) for row in rows]
 
     async def get_item(self, item_id: int) -> Item | None:
         async with self._tx() as conn:
