@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from paperbot.domain import Item, SourceState
-from paperbot.errors import SourceError
+from paperbot.errors import SourceError, StoreError
 from paperbot.ports import FetchResult, Repository
 from paperbot.service import collect as collect_module
 from paperbot.service.collect import CollectReport, SourceStatus, backfill
@@ -29,8 +30,6 @@ class DaySource:
         self.max_in_flight = 0
 
     async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult:
-        import asyncio
-
         self.asked.append(day)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -83,3 +82,46 @@ async def test_backfill_again_creates_nothing(repository: Repository) -> None:
 async def test_backfill_rejects_zero_concurrency(repository: Repository) -> None:
     with pytest.raises(ValueError, match="concurrency"):
         await backfill(repository, [DaySource()], [START], concurrency=0)
+
+
+class FailingWrites:
+    """A repository whose second batch write fails at once while the others take a while; counts the writes."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self.calls = 0
+        self.running = 0
+        self.completed = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.repository, name)
+
+    async def add_items(self, items: object) -> object:
+        self.calls += 1
+        call = self.calls
+        self.running += 1
+        try:
+            if call == 2:
+                raise StoreError("database error: disk I/O error")
+            await asyncio.sleep(0.05)
+            stored = await self.repository.add_items(items)  # type: ignore[arg-type]
+            self.completed += 1
+            return stored
+        finally:
+            self.running -= 1
+
+
+async def test_a_failed_write_stops_the_backfill_with_its_error_and_leaves_nothing_running(
+    repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect_module, "BACKFILL_STORE_BATCH", 3)  # one day per batch
+    writes = FailingWrites(repository)
+    days = [START + timedelta(days=offset) for offset in range(8)]
+    with pytest.raises(StoreError, match="disk I/O error"):
+        await backfill(writes, [DaySource()], days)  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)  # anything left behind would run now
+    assert writes.running == 0  # nothing left running: the batch still in flight was cancelled
+    # Batch 1 was written; batch 3 had been queued before batch 2's failure was collected, and was cancelled
+    # before it wrote anything.
+    assert (writes.calls, writes.completed) == (2, 1)
+    assert len(await repository.list_items()) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperbot.sources.text import _CONTROL, _WS, clean_text, safe_http_url
+from paperbot.sources.text import _CONTROL, _WS, _checked_http_url, clean_text, safe_http_url
 
 
 @given(st.text())
@@ -27,3 +27,45 @@ def test_safe_http_url_refuses_whitespace_and_odd_schemes() -> None:
     assert safe_http_url("javascript:alert(1)") is None
     assert safe_http_url("https://user:pw@a.example/") is None
     assert safe_http_url("/papers/1", base="https://huggingface.co/") == "https://huggingface.co/papers/1"
+
+
+_URL_PIECES = st.sampled_from(
+    [
+        "http://",
+        "https://",
+        "HTTP://",
+        "ftp://",
+        "javascript:",
+        "a",
+        "Z",
+        "0",
+        "-",
+        ".",
+        "..",
+        ":",
+        ":80",
+        ":99999",
+        "@",
+        "u:p@",
+        "/",
+        "?",
+        "#",
+        "%20",
+        " ",
+        "\t",
+        "\n",
+        "\\",
+        "é",
+        "한",
+        "\u3000",
+        "[::1]",
+        "example.com",
+        "a.b.",
+    ]
+)
+
+
+@given(st.lists(_URL_PIECES, max_size=10).map("".join))
+def test_safe_http_url_fast_path_agrees_with_the_full_check(value: str) -> None:
+    assert safe_http_url(value) == _checked_http_url(value, None)
+    assert safe_http_url(value, base="https://huggingface.co/") == _checked_http_url(value, "https://huggingface.co/")

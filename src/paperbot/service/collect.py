@@ -7,6 +7,7 @@ never stops the others; its failure is recorded in its :class:`SourceState` and 
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import logging
 from collections.abc import Callable, Sequence
@@ -206,7 +207,10 @@ async def refresh_recent(
 #: Days a backfill fetches at once (the Fetcher's per-host pacing still spaces requests to each host).
 DEFAULT_BACKFILL_CONCURRENCY = 4
 #: Items a backfill stores per transaction: one multi-row write instead of one per day.
-BACKFILL_STORE_BATCH = 500
+BACKFILL_STORE_BATCH = 1000
+#: Batches a backfill stores at once: while one is written, the next is prepared (rows, search documents), so the
+#: database's work overlaps the CPU's instead of following it. The repository orders the writes themselves.
+BACKFILL_STORES_IN_FLIGHT = 2
 
 
 async def backfill(
@@ -243,38 +247,35 @@ async def backfill(
             )
         return day, list(results)
 
-    pending: list[tuple[CollectReport, Source, FetchResult]] = []
+    pending: list[_Fetched] = []
     succeeded: set[str] = set()
     errors: dict[str, str] = {}
-
-    async def flush() -> None:
-        batch = [(report, source, result) for report, source, result in pending]
-        pending.clear()
-        await _store_batch(repository, batch)
-        if on_day is not None:
-            for day in dict.fromkeys(report.day for report, _, _ in batch):
-                on_day(reports[day])
-
-    for next_day in asyncio.as_completed([fetch_day(day) for day in days]):
-        day, results = await next_day
-        report = reports[day]
-        fetched_any = False
-        for source, result in zip(chosen, results, strict=True):
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    raise result
-                errors[source.name] = _describe(result)
-                report.sources.append(SourceOutcome(source.name, SourceStatus.FAILED, errors[source.name]))
-                continue
-            succeeded.add(source.name)
-            pending.append((report, source, result))
-            fetched_any = True
-        if not fetched_any and on_day is not None:
-            on_day(report)
-        if sum(len(result.items) for _, _, result in pending) >= BACKFILL_STORE_BATCH:
-            await flush()
-    if pending:
-        await flush()
+    storing = _StorePipeline(repository, reports, on_day)
+    try:
+        for next_day in asyncio.as_completed([fetch_day(day) for day in days]):
+            day, results = await next_day
+            report = reports[day]
+            fetched_any = False
+            for source, result in zip(chosen, results, strict=True):
+                if isinstance(result, BaseException):
+                    if not isinstance(result, Exception):
+                        raise result
+                    errors[source.name] = _describe(result)
+                    report.sources.append(SourceOutcome(source.name, SourceStatus.FAILED, errors[source.name]))
+                    continue
+                succeeded.add(source.name)
+                pending.append((report, source, result))
+                fetched_any = True
+            if not fetched_any and on_day is not None:
+                on_day(report)
+            if sum(len(result.items) for _, _, result in pending) >= BACKFILL_STORE_BATCH:
+                await storing.submit(pending[:])
+                pending.clear()
+        if pending:
+            await storing.submit(pending[:])
+        await storing.finish()
+    finally:
+        await storing.cancel()
     for source in chosen:
         state = states[source.name] or SourceState(name=source.name)
         if source.name in succeeded:
@@ -285,7 +286,49 @@ async def backfill(
     return [reports[day] for day in days]
 
 
-async def _store_batch(repository: Repository, batch: Sequence[tuple[CollectReport, Source, FetchResult]]) -> None:
+_Fetched = tuple[CollectReport, Source, FetchResult]
+
+
+class _StorePipeline:
+    """A backfill's stores: up to ``BACKFILL_STORES_IN_FLIGHT`` batches at once, each day reported once stored."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        reports: dict[date, CollectReport],
+        on_day: Callable[[CollectReport], None] | None,
+    ) -> None:
+        self.repository = repository
+        self.reports = reports
+        self.on_day = on_day
+        self.tasks: collections.deque[asyncio.Task[None]] = collections.deque()
+
+    async def _store(self, batch: list[_Fetched]) -> None:
+        await _store_batch(self.repository, batch)
+        if self.on_day is not None:
+            for day in dict.fromkeys(report.day for report, _, _ in batch):
+                self.on_day(self.reports[day])
+
+    async def submit(self, batch: list[_Fetched]) -> None:
+        """Start storing ``batch``; first wait for the oldest batch if enough are in flight (raising its error)."""
+        if len(self.tasks) >= BACKFILL_STORES_IN_FLIGHT:
+            await self.tasks.popleft()
+        self.tasks.append(asyncio.create_task(self._store(batch)))
+
+    async def finish(self) -> None:
+        """Wait for every batch, in order; the first error is raised."""
+        while self.tasks:
+            await self.tasks.popleft()
+
+    async def cancel(self) -> None:
+        """Stop what is still running (after an error or a cancellation), so nothing is left behind."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+
+async def _store_batch(repository: Repository, batch: Sequence[_Fetched]) -> None:
     """Store the items of several (day, source) fetches with one ``add_items`` and fill each day's report."""
     items = [item for _, _, result in batch for item in result.items]
     stored = iter(await repository.add_items(items))

@@ -15,6 +15,7 @@ come from the table definition; every value travels inside the bound JSON parame
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -43,13 +44,30 @@ def insert_from_json(table: FromClause, columns: tuple[str, ...], on_conflict: s
     return text(sql)
 
 
+def _memoised(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process`` with its results for dates and datetimes remembered: a batch shares a few of them (the day, the
+    capture time, the insertion time), and formatting each one again is most of the encoding's cost."""
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def memoised(value: Any) -> Any:
+        if type(value) not in (date, datetime):  # exact types: other values may be unhashable or mutable
+            return process(value)
+        if value not in seen:
+            seen[value] = process(value)
+        return seen[value]
+
+    return memoised
+
+
 def _processors(table: FromClause, columns: Sequence[str], dialect: Dialect) -> list[Callable[[Any], Any] | None]:
     return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
 
 
 def json_rows(table: FromClause, columns: Sequence[str], dialect: Dialect, rows: Iterable[Mapping[str, Any]]) -> str:
     """The ``:rows`` parameter: each row's values in ``columns`` order, through the columns' bind processors."""
-    processors = _processors(table, columns, dialect)
+    processors = [_memoised(process) for process in _processors(table, columns, dialect)]
     encoded = [
         [
             value if process is None else process(value)

@@ -7,6 +7,8 @@ into :class:`StoreError` at this boundary.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -19,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import StaticPool
 
 from paperbot.domain import (
     ChannelFilters,
@@ -217,6 +220,9 @@ class SqlRepository:
     def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
         self._engine = engine
         self._owns_engine = owns_engine
+        # An in-memory SQLite database is one shared connection (StaticPool): transactions of concurrent callers
+        # would interleave on it, so they take turns. Every other engine hands each transaction its own connection.
+        self._one_at_a_time = asyncio.Lock() if isinstance(engine.pool, StaticPool) else None
         self._dialect = engine.dialect.name
         self._search_checked = False
 
@@ -227,7 +233,7 @@ class SqlRepository:
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._engine.begin() as connection:
+            async with self._one_at_a_time or contextlib.nullcontext(), self._engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
