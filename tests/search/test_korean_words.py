@@ -1,11 +1,14 @@
-"""The ASCII fast path of ``korean.words`` must split exactly like the general word pattern."""
+"""Word splitting shortcuts: ``korean.words``' ASCII path, and ASCII text left to SQLite FTS5 to tokenise."""
 
 from __future__ import annotations
+
+import sqlite3
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from paperbot import korean
+from paperbot.store import search
 
 #: Mostly ASCII with the characters that matter to the pattern (``.``, ``'``, ``_``, digits), some Hangul and
 #: other scripts, so both branches and their boundaries are exercised.
@@ -24,3 +27,30 @@ def test_words_matches_the_general_pattern_on_any_text(text: str) -> None:
 
 def test_words_keeps_versions_and_contractions_whole() -> None:
     assert korean.words("gpt-4o v1.5 it's e.g. ..x 'q' a_b") == ["gpt", "4o", "v1.5", "it's", "e.g", "x", "q", "a", "b"]
+
+
+def _fts5_terms(text: str) -> list[tuple[str, int]]:
+    with sqlite3.connect(":memory:") as db:
+        db.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61')")
+        db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(docs, 'instance')")
+        db.execute("INSERT INTO docs (body) VALUES (?)", (text,))
+        return [(term, offset) for term, offset in db.execute("SELECT term, offset FROM terms ORDER BY offset")]
+
+
+@given(st.text(st.characters(max_codepoint=127), max_size=80))
+def test_fts5_tokenises_ascii_text_as_the_analyser_does(text: str) -> None:
+    # SQLite stores ASCII fields untokenised (search.make_document(fts5=True)) and search_fts uses unicode61 as
+    # here (migration 0002): FTS5 must find the same terms at
+    # the same positions as in the analyser's tokens, or phrase queries and bm25 would change.
+    assert _fts5_terms(text) == _fts5_terms(" ".join(korean.index_tokens(text)))
+
+
+def test_ascii_documents_for_sqlite_keep_the_text_and_others_are_analysed() -> None:
+    english = search.make_document(
+        1, title="GPT-4o v1.5", abstract="It's fast.", authors=(), extra={}, bullets=(), fts5=True
+    )
+    assert (english.title_tokens, english.body_tokens) == ("GPT-4o v1.5", "It's fast.")
+    korean_title = search.make_document(
+        1, title="언어모델의 추론", abstract="", authors=(), extra={}, bullets=(), fts5=True
+    )
+    assert korean_title.title_tokens == korean.index_text("언어모델의 추론")

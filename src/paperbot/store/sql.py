@@ -319,7 +319,7 @@ class SqlRepository:
         for start in range(0, len(unique), bulk.ROWS_PER_STATEMENT):
             batch = unique[start : start + bulk.ROWS_PER_STATEMENT]
             rows = bulk.json_rows(table, _ITEM_COLUMNS, dialect, (_item_values(item, now) for item in batch))
-            chunks.append((batch, rows, [search.analyse(item) for item in batch]))
+            chunks.append((batch, rows, [search.analyse(item, fts5=True) for item in batch]))
         insert = bulk.insert_from_json(table, _ITEM_COLUMNS, "ON CONFLICT (source, external_id) DO NOTHING")
         by_key: dict[tuple[str, str], Stored[Item]] = {}
         async with self._tx() as conn:
