@@ -8,6 +8,7 @@ dependency-free. ``analyzer_name()`` says which one is in use.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 from functools import lru_cache
@@ -93,9 +94,24 @@ def _get_kiwi() -> Any:
     return Kiwi()
 
 
+@lru_cache(maxsize=1)
+def _kiwi_installed() -> bool:
+    return importlib.util.find_spec("kiwipiepy") is not None
+
+
 def analyzer_name() -> str:
-    """``kiwi`` when the morphological analyser is installed, else ``fallback``."""
-    return "kiwi" if _get_kiwi() is not None else "fallback"
+    """``kiwi`` when the morphological analyser is installed, else ``fallback``.
+
+    Answered without loading Kiwi's model (two seconds, ~300 MB): text without Hangul never needs it, so a
+    backfill of English papers does not pay for it.
+    """
+    return "kiwi" if _kiwi_installed() else "fallback"
+
+
+def load() -> str:
+    """Load the analyser now rather than on the first Korean text (Kiwi takes seconds); returns its name."""
+    _get_kiwi()
+    return analyzer_name()
 
 
 def normalize(text: str) -> str:

@@ -14,6 +14,7 @@ def no_kiwi(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Run as if kiwipiepy were not installed (index and queries both use the fallback analyser)."""
     korean.index_text.cache_clear()
     monkeypatch.setattr(korean, "_get_kiwi", lambda: None)
+    monkeypatch.setattr(korean, "_kiwi_installed", lambda: False)
     yield
     korean.index_text.cache_clear()
 

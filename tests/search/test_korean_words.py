@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,3 +56,19 @@ def test_ascii_documents_for_sqlite_keep_the_text_and_others_are_analysed() -> N
         1, title="언어모델의 추론", abstract="", authors=(), extra={}, bullets=(), fts5=True
     )
     assert korean_title.title_tokens == korean.index_text("언어모델의 추론")
+
+
+def test_english_documents_and_the_analyser_name_do_not_load_kiwi() -> None:
+    # Kiwi's model costs seconds and ~300 MB: a backfill of English papers must not load it.
+    script = (
+        "import sys\n"
+        "from paperbot import korean\n"
+        "from paperbot.store import search\n"
+        "doc = search.make_document(1, title='Sparse attention', abstract='We study it.', authors=('A B',),"
+        " extra={'ai_keywords': ['LLM']}, bullets=(), fts5=True)\n"
+        "doc = search.make_document(1, title='Sparse attention', abstract='We study it.', authors=(), extra={},"
+        " bullets=())\n"
+        "assert doc.analyzer == korean.analyzer_name() == 'kiwi', doc.analyzer\n"
+        "assert 'kiwipiepy' not in sys.modules, 'kiwi was loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paperbot import korean
 from paperbot.domain import SearchMatch, Vote
 from paperbot.ports import Repository
 from paperbot.service.search import MAX_LIMIT, NO_QUERY, NO_RESULTS, clamp_limit, search, warm_up
@@ -65,5 +66,6 @@ def test_limit_is_clamped() -> None:
     assert clamp_limit(1000) == MAX_LIMIT
 
 
-async def test_warm_up_names_the_analyser() -> None:
+async def test_warm_up_loads_and_names_the_analyser() -> None:
     assert await warm_up() == "kiwi"
+    assert korean._get_kiwi.cache_info().currsize == 1  # loaded now, not on the first Korean query

@@ -176,6 +176,15 @@ async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -
             await stop.wait()
             raise _StopRequestedError
 
+        async def warm_up_search() -> None:
+            # Load the Korean analyser in the background, so the first /paper search does not wait seconds for it.
+            from paperbot.service.search import warm_up
+
+            try:
+                logger.info("search analyser ready: %s", await warm_up())
+            except Exception as exc:  # search still works: the analyser then loads on the first query
+                logger.warning("search analyser not preloaded: %s", type(exc).__name__)
+
         async def lead() -> None:
             await leadership.elected.wait()
             logger.info("leading: starting the scheduler%s", " and the Discord gateway" if discord_on else "")
@@ -192,6 +201,8 @@ async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -
                 tg.create_task(until_stopped())
                 tg.create_task(leadership.run())
                 tg.create_task(lead())
+                if enabled:
+                    tg.create_task(warm_up_search())
                 if settings.http_port is not None:
                     from paperbot.scheduler.health import make_registry, serve_health
 

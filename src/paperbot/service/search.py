@@ -119,4 +119,4 @@ async def warm_up() -> str:
 
     A long-running bot calls this at start so the first ``/paper search`` does not stall the gateway.
     """
-    return await asyncio.to_thread(korean.analyzer_name)
+    return await asyncio.to_thread(korean.load)
