@@ -44,7 +44,33 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(parsed, **kwargs)
 
 
+async def _aiosqlite_connect(*args: Any, **kwargs: Any) -> Any:
+    """``aiosqlite.connect`` as SQLAlchemy calls it, plus a wait for the worker thread when connecting fails.
+
+    On a failed connect, aiosqlite (up to 0.22) queues its worker's shutdown without waiting for it. A CLI that
+    then exits on the error closes the event loop first, and the worker reports into the closed loop with a
+    "RuntimeError: Event loop is closed" traceback on stderr (omnilib/aiosqlite#241, #389). Joining here, while the
+    loop is still open, is quick: the worker has no connection to close.
+    """
+    import aiosqlite
+
+    connection = aiosqlite.connect(*args, **kwargs)
+    worker = getattr(connection, "_thread", None)  # what SQLAlchemy's own connect marks as a daemon, too
+    if worker is not None:
+        worker.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=5.0)
+        raise
+
+
 def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        return dialect.dbapi.connect(*cargs, async_creator_fn=_aiosqlite_connect, **cparams)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (see the "begin" hook) instead of the driver's implicit deferred BEGIN.
