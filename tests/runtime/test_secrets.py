@@ -1,4 +1,5 @@
-"""A full digest cycle at DEBUG with sentinel secrets and forced 401s: no sentinel in any log line or message."""
+"""A full digest cycle at DEBUG with sentinel secrets and forced 401s (LLM, Discord, Slack's invalid_auth): no
+sentinel in any log line or message."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from paperbot.store import migrate
 from tests.platforms.discord.conftest import CHANNEL, DAY
 from tests.platforms.discord.fake_api import running_fake_discord
+from tests.platforms.slack.fake_api import running_fake_slack
 from tests.runtime.test_crash_recovery import ROOT, _seed
 
 LLM_KEY = "SENTINEL-llm-key-5e1d9c"
@@ -83,3 +85,44 @@ async def test_no_sentinel_secret_reaches_a_log_line_or_a_message(tmp_path: Path
         assert secret not in outgoing, secret
     assert BAD_DISCORD_TOKEN in headers  # sent where it belongs, and only there
     assert len(fake.messages.get(CHANNEL, {})) == 4
+
+
+BAD_SLACK_TOKEN = "xoxb-SENTINEL-slack-token-9d41"
+SLACK_CHANNEL = "C0SENTINEL"
+
+
+async def _digest_to_slack(env: dict[str, str]) -> tuple[int, str]:
+    args = ["-m", "paperbot", "digest", "--date", DAY.isoformat(), "--no-collect", "--to", f"slack:{SLACK_CHANNEL}"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode if process.returncode is not None else -1, output.decode()
+
+
+async def test_a_rejected_slack_token_never_reaches_a_log_line_or_a_message(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    await _seed(url)
+    async with running_fake_slack() as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+        env.update(
+            {
+                "PAPERBOT_DATABASE_URL": url,
+                "PAPERBOT_LOG_LEVEL": "DEBUG",
+                "PAPERBOT_VOTE_SALT": VOTE_SALT,
+                "PAPERBOT_SLACK_BOT_TOKEN": BAD_SLACK_TOKEN,
+                "PAPERBOT_SLACK_API_BASE": fake.base,
+            }
+        )
+        code, output = await _digest_to_slack(env)
+        calls = list(fake.calls)
+    assert code == 2, output  # Slack answers invalid_auth to the wrong token: a configuration error, named
+    assert "Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth" in output
+    assert calls, "the digest never reached the fake Slack"
+    outgoing = json.dumps([call.params for call in calls], ensure_ascii=False)
+    assert all(call.headers.get("Authorization") == f"Bearer {BAD_SLACK_TOKEN}" for call in calls)  # only there
+    for secret in (BAD_SLACK_TOKEN, VOTE_SALT):
+        assert secret not in output, secret
+        assert secret not in outgoing, secret
+    assert not fake.messages(SLACK_CHANNEL)  # nothing was posted with a rejected token
