@@ -40,8 +40,8 @@ async def _unauthorised_llm() -> tuple[web.AppRunner, str, list[str]]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1", seen
 
 
-async def _digest(env: dict[str, str]) -> tuple[int, str]:
-    args = ["-m", "paperbot", "digest", "--date", DAY.isoformat(), "--no-collect", "--to", f"discord:{CHANNEL}"]
+async def _digest(env: dict[str, str], target: str = f"discord:{CHANNEL}") -> tuple[int, str]:
+    args = ["-m", "paperbot", "digest", "--date", DAY.isoformat(), "--no-collect", "--to", target]
     process = await asyncio.create_subprocess_exec(
         sys.executable, *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -91,15 +91,6 @@ BAD_SLACK_TOKEN = "xoxb-SENTINEL-slack-token-9d41"
 SLACK_CHANNEL = "C0SENTINEL"
 
 
-async def _digest_to_slack(env: dict[str, str]) -> tuple[int, str]:
-    args = ["-m", "paperbot", "digest", "--date", DAY.isoformat(), "--no-collect", "--to", f"slack:{SLACK_CHANNEL}"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode if process.returncode is not None else -1, output.decode()
-
-
 async def test_a_rejected_slack_token_never_reaches_a_log_line_or_a_message(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
     await asyncio.to_thread(migrate.upgrade, url)
@@ -115,7 +106,7 @@ async def test_a_rejected_slack_token_never_reaches_a_log_line_or_a_message(tmp_
                 "PAPERBOT_SLACK_API_BASE": fake.base,
             }
         )
-        code, output = await _digest_to_slack(env)
+        code, output = await _digest(env, f"slack:{SLACK_CHANNEL}")
         calls = list(fake.calls)
     assert code == 2, output  # Slack answers invalid_auth to the wrong token: a configuration error, named
     assert "Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth" in output
