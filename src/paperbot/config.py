@@ -153,10 +153,46 @@ class Settings(BaseSettings):
     )
     upvote_refresh_hour: int = Field(4, ge=0, le=23, description="UTC hour of the daily HF upvote refresh")
 
+    # --- web archive (issue 18) ---------------------------------------------------------------------------------
+    http_host: str = Field(
+        "127.0.0.1", min_length=1, description="address the HTTP port binds (archive, /healthz, /metrics)"
+    )
+    web_base_url: str | None = Field(
+        None, description="public URL of the web archive; digests and /paper search link to it"
+    )
+    web_token: SecretStr | None = Field(
+        None, description="access token of a private archive (Authorization: Bearer, or once as ?token=)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _check_web_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL without query or fragment, e.g. https://papers.example.com")
+        if any(ch.isspace() or ch in "<>|\"'`\\" for ch in value.strip()):
+            raise ValueError("must not contain spaces, quotes or <>|")
+        return value.strip().rstrip("/")
+
+    @field_validator("web_token")
+    @classmethod
+    def _check_web_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "must be at least 16 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

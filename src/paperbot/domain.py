@@ -283,6 +283,10 @@ class Digest:
     start_day: date | None = None
     #: The delivery target it was built for (``discord:123``), or None for console/markdown.
     target: str | None = None
+    #: Papers the HF day (or week) had before ranking cut them (a daily digest shows the top 10 of these).
+    total_papers: int = 0
+    #: The web archive's page of this day or week (``PAPERBOT_WEB_BASE_URL``), linked from the digest header.
+    archive_url: str | None = None
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:
@@ -308,3 +312,42 @@ class SearchHit:
     item: Item
     score: float
     match: SearchMatch = SearchMatch.ALL
+
+
+@dataclass(frozen=True, slots=True)
+class UpvotePoint:
+    """Hugging Face upvotes of one paper as captured at one time (the web archive draws them over time)."""
+
+    captured_at: datetime
+    upvotes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelVotes:
+    """Reaction votes on one item in one channel: counts only (voters are hashed and never shown)."""
+
+    platform: str
+    channel_id: str | None
+    up: int
+    down: int
+
+    @property
+    def net(self) -> int:
+        return self.up - self.down
+
+
+@dataclass(frozen=True, slots=True)
+class RankedItem:
+    """An item with the sum of its team votes (every channel), as the archive's "what the team liked" lists it."""
+
+    item: Item
+    team_votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceActivity:
+    """What one source has brought: items since a day, and the newest item's day (for spotting silent drift)."""
+
+    name: str
+    recent_items: int
+    last_day: date | None

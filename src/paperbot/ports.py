@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from paperbot.domain import (
+    ChannelVotes,
     Delivery,
     DeliveryState,
     Digest,
@@ -21,12 +22,15 @@ from paperbot.domain import (
     ItemKind,
     LlmUsage,
     PostRef,
+    RankedItem,
     RunStatus,
     SearchHit,
+    SourceActivity,
     SourceState,
     Stored,
     Subscription,
     Summary,
+    UpvotePoint,
     UsageTotals,
     Vote,
 )
@@ -253,6 +257,42 @@ class LeaseRepository(Protocol):
         ...
 
 
+class ArchiveRepository(Protocol):
+    """Read-only queries of the web archive (each one indexed: pages stay fast at 100,000 items)."""
+
+    async def latest_day(self, *, kind: ItemKind | None = None) -> date | None:
+        """The newest day that has an item (of ``kind``), or None when nothing is stored."""
+        ...
+
+    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
+        """The nearest days before and after ``day`` that have an item (of ``kind``)."""
+        ...
+
+    async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
+        """HF upvotes as captured over time, oldest first (the current value is the last point)."""
+        ...
+
+    async def channel_votes(self, item_id: int) -> list[ChannelVotes]:
+        """Reaction votes on the item per (platform, channel): counts only, most votes first."""
+        ...
+
+    async def top_items(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        vote_weight: float,
+        limit: int,
+        kind: ItemKind | None = None,
+    ) -> list[RankedItem]:
+        """Items of the days by ``upvotes + vote_weight × team votes`` (every channel), best first."""
+        ...
+
+    async def source_activity(self, names: Sequence[str], *, since: date) -> dict[str, SourceActivity]:
+        """Per source name: its items from ``since`` on and the day of its newest item."""
+        ...
+
+
 class Repository(
     ItemRepository,
     SummaryRepository,
@@ -264,6 +304,7 @@ class Repository(
     UsageRepository,
     SearchRepository,
     LeaseRepository,
+    ArchiveRepository,
     Protocol,
 ):
     """Everything paperbot stores."""

@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "summarize": "paperbot.cli.summarize:summarize",
     "eval": "paperbot.cli.eval:eval_group",
     "run": "paperbot.cli.run:run",
+    "web": "paperbot.cli.web:web",
 }
 
 

@@ -127,7 +127,13 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
             )
             if summary.pending:
                 click.echo(summary.status(), err=True)
-            built = await build_digest(services.repository, day=target_day, kind=digest_kind, target=target)
+            built = await build_digest(
+                services.repository,
+                day=target_day,
+                kind=digest_kind,
+                target=target,
+                archive_base_url=settings.web_base_url,
+            )
             if not publishing or target is None:
                 return built, None
             platform = importlib.import_module(f"paperbot.platforms.{target_kind}")

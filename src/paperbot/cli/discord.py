@@ -87,6 +87,7 @@ async def serve_discord(settings: Settings, services: Services) -> None:
         timezone=settings.timezone,
         sources=services.sources,
         summarizer=services.summarizer,
+        web_base_url=settings.web_base_url,
     )
     bot = DiscordPlatform(context, voter_key=key)
     async with bot:

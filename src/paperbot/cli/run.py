@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -50,7 +51,8 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
     \b
     Discord: PAPERBOT_DISCORD_TOKEN. Slack: PAPERBOT_SLACK_BOT_TOKEN + PAPERBOT_SLACK_APP_TOKEN (Socket Mode)
     or PAPERBOT_SLACK_HTTP_PORT. Without a platform it still collects (and prints with --console).
-    /healthz and /metrics on PAPERBOT_HTTP_PORT. SIGTERM or Ctrl+C stops it cleanly.
+    The web archive, /healthz and /metrics on PAPERBOT_HTTP_PORT (PAPERBOT_HTTP_HOST, default 127.0.0.1).
+    SIGTERM or Ctrl+C stops it cleanly.
     """
     from paperbot.store.migrate import ensure_schema
 
@@ -66,7 +68,15 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
     problem = ensure_schema(settings.database_url)
     if problem:
         fail(problem, code=1)
-    code = asyncio.run(_main(settings, console_at=console_at, catch_up=not no_catch_up))
+    http_socket = None
+    if settings.http_port is not None:
+        from paperbot.web.server import bind
+
+        try:
+            http_socket = bind(settings.http_host, settings.http_port)
+        except OSError as exc:
+            fail(f"{settings.http_host}:{settings.http_port} 에서 열 수 없습니다: {exc.strerror or exc}", code=1)
+    code = asyncio.run(_main(settings, console_at=console_at, catch_up=not no_catch_up, http_socket=http_socket))
     if code:
         raise SystemExit(code)
 
@@ -119,10 +129,11 @@ async def _platform(name: str, coro: Coroutine[Any, Any, None]) -> NoReturn:
     raise PlatformStoppedError(f"{name} stopped")
 
 
-async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -> int:  # noqa: PLR0915
+async def _main(  # noqa: PLR0915
+    settings: Settings, *, console_at: str | None, catch_up: bool, http_socket: socket.socket | None = None
+) -> int:
     import os
     import signal
-    import socket
     import uuid
     from datetime import timedelta
 
@@ -150,6 +161,7 @@ async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -
             collect_deadline=min(settings.source_deadline + 30, settings.job_deadline / 2),
             hf_refresh_days=settings.hf_refresh_days,
             look_back=timedelta(hours=settings.catch_up_hours),
+            archive_base_url=settings.web_base_url,
         )
         extra = (
             [Subscription(platform="console", channel_id="stdout", time=console_at, timezone=settings.timezone)]
@@ -201,13 +213,16 @@ async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -
                 tg.create_task(until_stopped())
                 tg.create_task(leadership.run())
                 tg.create_task(lead())
-                if enabled:
+                if enabled or http_socket is not None:
                     tg.create_task(warm_up_search())
-                if settings.http_port is not None:
-                    from paperbot.scheduler.health import make_registry, serve_health
+                if http_socket is not None:
+                    from paperbot.cli.web import archive_app
+                    from paperbot.scheduler.health import health_routes, make_registry
+                    from paperbot.web.server import serve
 
                     registry = make_registry(runtime.stats, leadership.elected.is_set)
-                    tg.create_task(serve_health(settings.http_port, registry, leadership.elected.is_set))
+                    routes = health_routes(registry, leadership.elected.is_set)
+                    tg.create_task(serve(archive_app(settings, services, extra=routes), http_socket))
                 if slack_on:
                     from paperbot.platforms.slack.app import run_slack
                     from paperbot.service.commands import CommandContext
@@ -217,6 +232,7 @@ async def _main(settings: Settings, *, console_at: str | None, catch_up: bool) -
                         timezone=settings.timezone,
                         sources=services.sources,
                         summarizer=services.summarizer,
+                        web_base_url=settings.web_base_url,
                     )
                     tg.create_task(_platform("slack", run_slack(settings, context, http_port=settings.slack_http_port)))
         except* _StopRequestedError:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import unicodedata
-from datetime import date, timedelta
+from datetime import date
 
 import click
 
 from paperbot.cli.common import fail, settings_for
-
-_RELATIVE_RE = re.compile(r"^(\d{1,4})d$")
 
 
 def _since(value: str | None) -> date | None:
@@ -20,12 +17,10 @@ def _since(value: str | None) -> date | None:
     if value is None:
         return None
     from paperbot.domain import utcnow
+    from paperbot.service.search import parse_since
 
-    match = _RELATIVE_RE.match(value.strip())
-    if match:
-        return utcnow().date() - timedelta(days=int(match.group(1)))
     try:
-        return date.fromisoformat(value.strip())
+        return parse_since(value, utcnow().date())
     except ValueError:
         raise click.BadParameter("YYYY-MM-DD 또는 7d 같은 형식이어야 합니다", param_hint="--since") from None
 

@@ -67,5 +67,6 @@ async def _run(ctx: click.Context, http_port: int | None) -> None:
             timezone=settings.timezone,
             sources=services.sources,
             summarizer=services.summarizer,
+            web_base_url=settings.web_base_url,
         )
         await run_slack(settings, context, http_port=http_port)

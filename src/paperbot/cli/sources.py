@@ -139,11 +139,9 @@ def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool)
 
 
 def _health(state: SourceState | None, threshold: int) -> str:
-    if state is None or state.last_attempt_at is None:
-        return "unknown"
-    if state.consecutive_failures >= threshold:
-        return "degraded"
-    return "failing" if state.consecutive_failures else "ok"
+    from paperbot.service.archive import source_health
+
+    return source_health(state, threshold)
 
 
 @click.command()

@@ -168,6 +168,7 @@ def build_daily(
         empty_reason=None if entries else empty_message(DigestKind.DAILY, day, day, had_candidates=had_candidates),
         start_day=day,
         target=target,
+        total_papers=len(paper_list),
     )
 
 
@@ -224,4 +225,5 @@ def build_weekly(
         empty_reason=None if entries else empty_message(DigestKind.WEEKLY, day, start, had_candidates=had_candidates),
         start_day=start,
         target=target,
+        total_papers=len(paper_list),
     )

@@ -1,21 +1,15 @@
-"""``/healthz`` and Prometheus ``/metrics`` on a tiny asyncio HTTP server (no web framework needed for two GETs)."""
+"""``/healthz`` and Prometheus ``/metrics`` of ``paperbot run``, served beside the web archive on PAPERBOT_HTTP_PORT."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from paperbot.service.runtime import JobStats
-
-logger = logging.getLogger("paperbot.http")
-
-_MAX_REQUEST_LINE = 8192
 
 
 class StatsCollector(Collector):
@@ -60,40 +54,16 @@ def make_registry(stats: JobStats, is_leader: Callable[[], bool]) -> CollectorRe
     return registry
 
 
-async def serve_health(
-    port: int,
-    registry: CollectorRegistry,
-    is_leader: Callable[[], bool],
-    *,
-    host: str = "0.0.0.0",  # noqa: S104
-) -> None:
-    """Serve until cancelled. ``GET /healthz`` → 200 JSON; ``GET /metrics`` → Prometheus text; else 404."""
+def health_routes(
+    registry: CollectorRegistry, is_leader: Callable[[], bool]
+) -> dict[str, Callable[[], Awaitable[tuple[str, bytes]]]]:
+    """``/healthz`` (JSON, with whether this instance leads) and ``/metrics`` (Prometheus text), as (content type,
+    body) producers for the HTTP server of ``paperbot run`` (the web archive's, :mod:`paperbot.web`)."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                line = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-            parts = line[:_MAX_REQUEST_LINE].decode("latin-1").split()
-            path = parts[1].split("?", 1)[0] if len(parts) >= 2 and parts[0] in ("GET", "HEAD") else ""
-            if path == "/healthz":
-                status, ctype = "200 OK", "application/json"
-                body = json.dumps({"status": "ok", "leader": is_leader()}).encode()
-            elif path == "/metrics":
-                status, ctype = "200 OK", "text/plain; version=0.0.4; charset=utf-8"
-                body = generate_latest(registry)
-            else:
-                status, ctype, body = "404 Not Found", "text/plain", b"not found\n"
-            head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            writer.write(head.encode() + (body if parts and parts[0] != "HEAD" else b""))
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def healthz() -> tuple[str, bytes]:
+        return "application/json", json.dumps({"status": "ok", "leader": is_leader()}).encode()
 
-    server = await asyncio.start_server(handle, host, port)
-    logger.info("health and metrics on port %d", port)
-    async with server:
-        await server.serve_forever()
+    async def metrics() -> tuple[str, bytes]:
+        return "text/plain; version=0.0.4; charset=utf-8", generate_latest(registry)
+
+    return {"/healthz": healthz, "/metrics": metrics}

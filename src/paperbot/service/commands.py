@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paperbot.digest import links
 from paperbot.digest.build import build_daily
 from paperbot.digest.days import covered_day
 from paperbot.digest.ranking import DEFAULT_POLICY, score
@@ -92,6 +93,8 @@ class Reply:
     papers: tuple[PaperView, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
     ephemeral: bool = False
+    #: (label, URL) of a web archive page: both written here (the URL from the base URL and a percent-encoded query).
+    link: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -103,6 +106,8 @@ class CommandContext:
     sources: Sequence[Source] = ()
     summarizer: Summarizer | None = None
     now: Callable[[], datetime] = field(default=utcnow)
+    #: ``PAPERBOT_WEB_BASE_URL``: search replies link to the archive's search page.
+    web_base_url: str | None = None
 
     def source_names(self) -> list[str]:
         return [source.name for source in self.sources]
@@ -201,7 +206,10 @@ async def search(ctx: CommandContext, caller: Caller, query: str, limit: int | N
     if not outcome.results:
         return Reply(text=outcome.notice or "찾은 결과가 없습니다.", ephemeral=True)
     views = tuple(PaperView(result.item, _bullets(result.summary)[:1], result.team_votes) for result in outcome.results)
-    return Reply(text=f"🔎 검색 결과 {len(views)}건", papers=views)
+    url = links.absolute(ctx.web_base_url, links.search_path(query.strip()))
+    return Reply(
+        text=f"🔎 검색 결과 {len(views)}건", papers=views, link=("웹에서 모든 결과 보기", url) if url else None
+    )
 
 
 async def suggest_titles(ctx: CommandContext, partial: str) -> list[tuple[str, str]]:

@@ -8,8 +8,10 @@ previewing never mark anything as posted (publishing does, in :mod:`paperbot.ser
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import date, timedelta
 
+from paperbot.digest import links
 from paperbot.digest.build import build_daily, build_weekly, week_start
 from paperbot.digest.ranking import DEFAULT_POLICY, RankingPolicy
 from paperbot.domain import ChannelFilters, Digest, DigestKind, ItemKind
@@ -58,8 +60,12 @@ async def build_digest(
     policy: RankingPolicy = DEFAULT_POLICY,
     previous_day: date | None = None,
     exclude_item_ids: Collection[int] = (),
+    archive_base_url: str | None = None,
 ) -> Digest:
     """The digest of ``day`` for ``target`` (None: no channel — no channel votes, no filters).
+
+    With ``archive_base_url`` (``PAPERBOT_WEB_BASE_URL``) the digest links to the web archive's page of the day
+    (weekly: of the week), where every paper of the day is listed, not only the top ones.
 
     Daily: papers of the HF day ``day``; blog posts of the days after ``previous_day`` up to ``day``. The default
     ``previous_day`` is the day of the target's previous daily digest run (else the day before), and the window
@@ -85,17 +91,21 @@ async def build_digest(
     summaries = await repository.latest_summaries(ids) if ids else {}
     votes = await repository.vote_totals(ids, channel_id=channel_id) if ids else {}
     if kind is DigestKind.WEEKLY:
-        return build_weekly(
+        digest = build_weekly(
             day, papers, posts, summaries=summaries, team_votes=votes, filters=filters, policy=policy, target=target
         )
-    return build_daily(
-        day,
-        papers,
-        posts,
-        summaries=summaries,
-        team_votes=votes,
-        filters=filters,
-        policy=policy,
-        exclude_item_ids=exclude_item_ids,
-        target=target,
-    )
+    else:
+        digest = build_daily(
+            day,
+            papers,
+            posts,
+            summaries=summaries,
+            team_votes=votes,
+            filters=filters,
+            policy=policy,
+            exclude_item_ids=exclude_item_ids,
+            target=target,
+        )
+    path = links.week_path(day) if kind is DigestKind.WEEKLY else links.day_path(day)
+    url = links.absolute(archive_base_url, path)
+    return replace(digest, archive_url=url) if url else digest

@@ -157,6 +157,8 @@ class Runtime:
     collect_deadline: float = 150.0
     hf_refresh_days: int = 3
     look_back: timedelta = timedelta(days=1)
+    #: ``PAPERBOT_WEB_BASE_URL``: digests link to the web archive's page of their day.
+    archive_base_url: str | None = None
     now: Callable[[], datetime] = utcnow
     stats: JobStats = field(default_factory=JobStats)
 
@@ -264,7 +266,9 @@ class Runtime:
             self.stats.cost_usd += report.cost_usd
             stored = subscription.platform in STORED_PLATFORMS  # console digests have no channel (votes, filters)
             target = subscription.target if stored else None
-            built = await build_digest(self.repository, day=day, kind=subscription.kind, target=target)
+            built = await build_digest(
+                self.repository, day=day, kind=subscription.kind, target=target, archive_base_url=self.archive_base_url
+            )
             outcome = await publish(built, subscription.channel_id)
             result.append(outcome)
             self.stats.bump(self.stats.deliveries, "sent", outcome.sent)

@@ -9,13 +9,14 @@ Korean written here.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from paperbot import korean
-from paperbot.domain import Item, ItemKind, SearchMatch, Summary
+from paperbot.domain import Item, ItemKind, SearchHit, SearchMatch, Summary
 from paperbot.ports import Repository
 
 DEFAULT_LIMIT = 10
@@ -98,10 +99,17 @@ async def search(
     hits = await repository.search_items(query, limit=clamp_limit(limit), day_from=since, sources=sources, kind=kind)
     if not hits:
         return SearchOutcome(query=query, results=(), notice=NO_RESULTS)
+    return SearchOutcome(query=query, results=await results_of(repository, hits, channel_id=channel_id))
+
+
+async def results_of(
+    repository: Repository, hits: Sequence[SearchHit], *, channel_id: str | None = None
+) -> tuple[SearchResult, ...]:
+    """The hits with their latest summary and team votes (of ``channel_id``, else of every channel)."""
     ids = [hit.item.id for hit in hits if hit.item.id is not None]
-    summaries = await repository.latest_summaries(ids)
-    votes = await repository.vote_totals(ids, channel_id=channel_id)
-    results = tuple(
+    summaries = await repository.latest_summaries(ids) if ids else {}
+    votes = await repository.vote_totals(ids, channel_id=channel_id) if ids else {}
+    return tuple(
         SearchResult(
             item=hit.item,
             summary=summaries.get(hit.item.id) if hit.item.id is not None else None,
@@ -111,7 +119,20 @@ async def search(
         )
         for hit in hits
     )
-    return SearchOutcome(query=query, results=results)
+
+
+_RELATIVE_SINCE_RE = re.compile(r"^(\d{1,4})d$")
+
+
+def parse_since(value: str | None, today: date) -> date | None:
+    """``YYYY-MM-DD`` or ``Nd`` (the last N days before ``today``); None for nothing; ValueError otherwise."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    match = _RELATIVE_SINCE_RE.match(text)
+    if match:
+        return today - timedelta(days=int(match.group(1)))
+    return date.fromisoformat(text)
 
 
 async def warm_up() -> str:

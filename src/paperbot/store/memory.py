@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from paperbot.domain import (
+    ChannelVotes,
     Delivery,
     DeliveryState,
     DigestKind,
@@ -19,12 +20,15 @@ from paperbot.domain import (
     Item,
     ItemKind,
     LlmUsage,
+    RankedItem,
     RunStatus,
     SearchHit,
+    SourceActivity,
     SourceState,
     Stored,
     Subscription,
     Summary,
+    UpvotePoint,
     UsageTotals,
     Vote,
     utcnow,
@@ -52,6 +56,7 @@ class InMemoryRepository:
         self._usage: list[LlmUsage] = []
         self._search = search.MemorySearchIndex()
         self._leases: dict[str, tuple[str, datetime]] = {}
+        self._upvote_history: dict[int, dict[datetime, int]] = {}
 
     async def close(self) -> None:
         return None
@@ -100,7 +105,12 @@ class InMemoryRepository:
 
     async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None:
         if item_id in self._items:
-            self._items[item_id] = replace(self._items[item_id], upvotes=upvotes, upvotes_captured_at=captured_at)
+            old = self._items[item_id]
+            history = self._upvote_history.setdefault(item_id, {})
+            if old.upvotes_captured_at is not None:
+                history.setdefault(old.upvotes_captured_at, old.upvotes)
+            history[captured_at] = upvotes
+            self._items[item_id] = replace(old, upvotes=upvotes, upvotes_captured_at=captured_at)
 
     # --- summaries --------------------------------------------------------------------------------------------
 
@@ -335,3 +345,65 @@ class InMemoryRepository:
             tokens_out=sum(u.tokens_out for u in today),
             cost_usd=sum(u.cost_usd for u in today),
         )
+
+    # --- web archive (read-only) ------------------------------------------------------------------------------
+
+    def _days(self, kind: ItemKind | None) -> list[date]:
+        return [item.day for item in self._items.values() if kind is None or item.kind == kind]
+
+    async def latest_day(self, *, kind: ItemKind | None = None) -> date | None:
+        return max(self._days(kind), default=None)
+
+    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
+        days = self._days(kind)
+        return max((d for d in days if d < day), default=None), min((d for d in days if d > day), default=None)
+
+    async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
+        points = [UpvotePoint(at, value) for at, value in sorted(self._upvote_history.get(item_id, {}).items())]
+        item = self._items.get(item_id)
+        if item is None or item.kind is not ItemKind.PAPER or item.upvotes_captured_at is None:
+            return points
+        if not points or points[-1].captured_at < item.upvotes_captured_at:
+            points.append(UpvotePoint(item.upvotes_captured_at, item.upvotes))
+        return points
+
+    async def channel_votes(self, item_id: int) -> list[ChannelVotes]:
+        counts: dict[tuple[str, str | None], list[int]] = {}
+        for vote in self._votes.values():
+            if vote.item_id == item_id:
+                up_down = counts.setdefault((vote.platform, vote.channel_id), [0, 0])
+                if vote.value > 0:
+                    up_down[0] += 1
+                elif vote.value < 0:
+                    up_down[1] += 1
+        found = [ChannelVotes(platform, channel, up, down) for (platform, channel), (up, down) in counts.items()]
+        return sorted(found, key=lambda v: (-(v.up + v.down), v.platform, v.channel_id or ""))
+
+    async def top_items(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        vote_weight: float,
+        limit: int,
+        kind: ItemKind | None = None,
+    ) -> list[RankedItem]:
+        items = await self.list_items(day_from=day_from, day_to=day_to, kind=kind)
+        totals = await self.vote_totals([item.id for item in items if item.id is not None])
+        ranked = [RankedItem(item, totals.get(item.id or 0, 0)) for item in items]
+        ranked.sort(
+            key=lambda r: (
+                -(r.item.upvotes + vote_weight * r.team_votes),
+                -r.item.upvotes,
+                -r.item.day.toordinal(),
+                r.item.id or 0,
+            )
+        )
+        return ranked[: max(limit, 0)]
+
+    async def source_activity(self, names: Sequence[str], *, since: date) -> dict[str, SourceActivity]:
+        found: dict[str, SourceActivity] = {}
+        for name in dict.fromkeys(names):
+            days = [item.day for item in self._items.values() if item.source == name]
+            found[name] = SourceActivity(name, sum(1 for d in days if d >= since), max(days, default=None))
+        return found

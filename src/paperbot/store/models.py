@@ -82,6 +82,7 @@ class ItemRow(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_items_day_kind", "day", "kind"),
+        Index("ix_items_source_day", "source", "day"),  # 0005: the archive's per-source activity
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -230,6 +231,18 @@ class SearchDocRow(Base):
     body_tokens: Mapped[str] = mapped_column(Text)
     raw_text: Mapped[str] = mapped_column(Text)
     analyzer: Mapped[str] = mapped_column(String(20))
+
+
+class UpvoteHistoryRow(Base):
+    """One capture of a paper's HF upvotes (migration 0005). ``update_upvotes`` records the old and the new value."""
+
+    __tablename__ = "upvote_history"
+    __table_args__ = (UniqueConstraint("item_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    upvotes: Mapped[int] = mapped_column(Integer)
+    captured_at: Mapped[datetime]
 
 
 class LeaseRow(Base):

@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from paperbot.domain import (
     ChannelFilters,
+    ChannelVotes,
     Delivery,
     DeliveryState,
     DigestKind,
@@ -32,12 +33,15 @@ from paperbot.domain import (
     Item,
     ItemKind,
     LlmUsage,
+    RankedItem,
     RunStatus,
     SearchHit,
+    SourceActivity,
     SourceState,
     Stored,
     Subscription,
     Summary,
+    UpvotePoint,
     UsageTotals,
     Vote,
     utcnow,
@@ -54,6 +58,7 @@ from paperbot.store.models import (
     SourceRow,
     SubscriptionRow,
     SummaryRow,
+    UpvoteHistoryRow,
     VoteRow,
 )
 
@@ -386,9 +391,27 @@ class SqlRepository:
         return [_item(row) for row in rows]
 
     async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None:
+        history = UpvoteHistoryRow.__table__
         async with self._tx() as conn:
+            # The history keeps the value being replaced (its first capture has no row yet) and the new one.
+            previous = select(ItemRow.id, ItemRow.upvotes, ItemRow.upvotes_captured_at).where(
+                ItemRow.id == item_id, ItemRow.upvotes_captured_at.is_not(None)
+            )
+            await conn.execute(
+                self._insert(history)
+                .from_select(["item_id", "upvotes", "captured_at"], previous)
+                .on_conflict_do_nothing(index_elements=["item_id", "captured_at"])
+            )
             await conn.execute(
                 update(ItemRow).where(ItemRow.id == item_id).values(upvotes=upvotes, upvotes_captured_at=captured_at)
+            )
+            await conn.execute(
+                self._insert(history)
+                .from_select(
+                    ["item_id", "upvotes", "captured_at"],
+                    select(ItemRow.id, ItemRow.upvotes, ItemRow.upvotes_captured_at).where(ItemRow.id == item_id),
+                )
+                .on_conflict_do_update(index_elements=["item_id", "captured_at"], set_={"upvotes": upvotes})
             )
 
     # --- summaries --------------------------------------------------------------------------------------------
@@ -827,3 +850,123 @@ class SqlRepository:
         async with self._tx() as conn:
             calls, tokens_in, tokens_out, cost = (await conn.execute(stmt)).one()
         return UsageTotals(calls=int(calls), tokens_in=int(tokens_in), tokens_out=int(tokens_out), cost_usd=float(cost))
+
+    # --- web archive (read-only) ------------------------------------------------------------------------------
+
+    async def latest_day(self, *, kind: ItemKind | None = None) -> date | None:
+        stmt = select(func.max(ItemRow.day))
+        if kind is not None:
+            stmt = stmt.where(ItemRow.kind == kind.value)
+        async with self._tx() as conn:
+            value = (await conn.execute(stmt)).scalar_one_or_none()
+        return _as_date(value)
+
+    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
+        before = select(func.max(ItemRow.day)).where(ItemRow.day < day)
+        after = select(func.min(ItemRow.day)).where(ItemRow.day > day)
+        if kind is not None:
+            before = before.where(ItemRow.kind == kind.value)
+            after = after.where(ItemRow.kind == kind.value)
+        async with self._tx() as conn:
+            previous = (await conn.execute(before)).scalar_one_or_none()
+            following = (await conn.execute(after)).scalar_one_or_none()
+        return _as_date(previous), _as_date(following)
+
+    async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
+        history = UpvoteHistoryRow.__table__
+        async with self._tx() as conn:
+            rows = (
+                await conn.execute(
+                    select(history.c.captured_at, history.c.upvotes)
+                    .where(history.c.item_id == item_id)
+                    .order_by(history.c.captured_at)
+                )
+            ).all()
+            current = (
+                await conn.execute(
+                    select(ItemRow.upvotes, ItemRow.upvotes_captured_at).where(
+                        ItemRow.id == item_id, ItemRow.kind == ItemKind.PAPER.value
+                    )
+                )
+            ).one_or_none()
+        points = [UpvotePoint(row.captured_at, row.upvotes) for row in rows]
+        return _with_current(points, current)
+
+    async def channel_votes(self, item_id: int) -> list[ChannelVotes]:
+        up = func.sum(case((VoteRow.value > 0, 1), else_=0))
+        down = func.sum(case((VoteRow.value < 0, 1), else_=0))
+        stmt = (
+            select(VoteRow.platform, VoteRow.channel_id, up, down)
+            .where(VoteRow.item_id == item_id)
+            .group_by(VoteRow.platform, VoteRow.channel_id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = [
+            ChannelVotes(platform, channel, int(ups or 0), int(downs or 0)) for platform, channel, ups, downs in rows
+        ]
+        return sorted(found, key=_channel_order)
+
+    async def top_items(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        vote_weight: float,
+        limit: int,
+        kind: ItemKind | None = None,
+    ) -> list[RankedItem]:
+        totals = (
+            select(VoteRow.item_id.label("item_id"), func.sum(VoteRow.value).label("total"))
+            .where(VoteRow.item_id.is_not(None))
+            .group_by(VoteRow.item_id)
+            .subquery()
+        )
+        items = ItemRow.__table__
+        votes = func.coalesce(totals.c.total, 0)
+        stmt: Select[Any] = (
+            select(items, votes.label("team_votes"))
+            .outerjoin(totals, totals.c.item_id == items.c.id)
+            .where(items.c.day >= day_from, items.c.day <= day_to)
+        )
+        if kind is not None:
+            stmt = stmt.where(items.c.kind == kind.value)
+        stmt = stmt.order_by(
+            (items.c.upvotes + vote_weight * votes).desc(), items.c.upvotes.desc(), items.c.day.desc(), items.c.id
+        ).limit(max(limit, 0))
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [RankedItem(_item(row), int(row.team_votes or 0)) for row in rows]
+
+    async def source_activity(self, names: Sequence[str], *, since: date) -> dict[str, SourceActivity]:
+        found: dict[str, SourceActivity] = {}
+        async with self._tx() as conn:
+            for name in dict.fromkeys(names):  # one index seek each (ix_items_source_day), not a scan
+                last = (await conn.execute(select(func.max(ItemRow.day)).where(ItemRow.source == name))).scalar()
+                recent = (
+                    await conn.execute(
+                        select(func.count()).select_from(ItemRow).where(ItemRow.source == name, ItemRow.day >= since)
+                    )
+                ).scalar_one()
+                found[name] = SourceActivity(name, int(recent), _as_date(last))
+        return found
+
+
+def _as_date(value: Any) -> date | None:
+    """A date from an aggregate: SQLite's ``max(day)`` comes back as ISO text, PostgreSQL's as a date."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _with_current(points: list[UpvotePoint], current: Any) -> list[UpvotePoint]:
+    """The recorded points plus the item's own current count (a paper never refreshed has no history row)."""
+    if current is None or current.upvotes_captured_at is None:
+        return points
+    if not points or points[-1].captured_at < current.upvotes_captured_at:
+        points.append(UpvotePoint(current.upvotes_captured_at, current.upvotes))
+    return points
+
+
+def _channel_order(votes: ChannelVotes) -> tuple[int, str, str]:
+    return (-(votes.up + votes.down), votes.platform, votes.channel_id or "")

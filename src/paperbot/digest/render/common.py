@@ -125,3 +125,18 @@ def empty_line(digest: Digest) -> str:
 
 def join_topics(topics: Sequence[str]) -> str:
     return ", ".join(clean(t) for t in topics if clean(t))
+
+
+def archive_link(digest: Digest) -> tuple[str, str] | None:
+    """(label, URL) of the web archive's page of this digest's day or week, when ``PAPERBOT_WEB_BASE_URL`` is set.
+
+    The label is trusted text written here; the day's page lists every paper, so it says how many there are.
+    """
+    url = safe_url(digest.archive_url)
+    if url is None:
+        return None
+    if digest.kind is DigestKind.WEEKLY:
+        return "이번 주 전체 보기", url
+    if digest.total_papers > 0:
+        return f"전체 {digest.total_papers}편 보기", url
+    return "웹 아카이브에서 보기", url

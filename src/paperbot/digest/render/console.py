@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from paperbot.digest.render.common import (
+    archive_link,
     authors,
     bullets,
     counts_line,
@@ -66,6 +67,9 @@ def render_console(digest: Digest) -> str:
     note = offline_note(digest)
     if note:
         lines.append(f"※ {note}")
+    link = archive_link(digest)
+    if link:
+        lines.append(f"{link[0]}: {link[1]}")
     lines.append("")
     weekly = digest.kind is DigestKind.WEEKLY
     for section in digest.sections:

@@ -15,6 +15,7 @@ from typing import Any
 
 from paperbot.digest.render.common import (
     RenderedMessage,
+    archive_link,
     arxiv_id,
     authors,
     bullets,
@@ -121,6 +122,9 @@ def _header(digest: Digest) -> RenderedMessage:
             lines.append(f"⚠️ {escape(note)}")
         if digest.kind is DigestKind.DAILY:
             lines.append("논문마다 👍 / 👎 반응으로 투표하면 다음 다이제스트 순위에 반영됩니다.")
+    link = archive_link(digest)
+    if link:  # our label and our URL; <…> keeps Discord from adding a preview of the page
+        lines.append(f"🗂️ [{link[0]}](<{link[1]}>)")
     content, _ = truncate("\n".join(lines), LIMITS["content"], lambda atom: atom.text)
     return RenderedMessage(_message(content=content), meta={"kind": "header"})
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from paperbot.digest.render.common import (
+    archive_link,
     authors,
     bullets,
     empty_line,
@@ -119,6 +120,9 @@ def render_markdown(digest: Digest, *, annotate: bool = True) -> str:
     note = offline_note(digest)
     if note:
         out += f"> {note}\n\n"
+    link = archive_link(digest)
+    if link:
+        out += f"[{link[0]}]({link[1]})\n\n"
     if digest.is_empty:
         return out + f"{escape(empty_line(digest))}\n"
     if digest.kind is DigestKind.WEEKLY:

@@ -15,6 +15,7 @@ from typing import Any
 
 from paperbot.digest.render.common import (
     RenderedMessage,
+    archive_link,
     arxiv_id,
     authors,
     bullets,
@@ -106,6 +107,9 @@ def _header(digest: Digest) -> RenderedMessage:
         {"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": True}},
         _section(truncate(body, LIMITS["text"], lambda atom: atom.text)[0]),
     ]
+    link = archive_link(digest)
+    if link:  # our label and our URL (safe_url admits no <, > or |; & is Slack's one entity left)
+        blocks.append(_context(f":card_index_dividers: <{link[1].replace('&', '&amp;')}|{link[0]}>"))
     return RenderedMessage(_payload(f"{title_line(digest)} — {clean(body)}", blocks), meta={"kind": "header"})
 
 

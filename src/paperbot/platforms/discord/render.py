@@ -11,7 +11,7 @@ from typing import Any
 
 import discord
 
-from paperbot.digest.render.common import arxiv_id
+from paperbot.digest.render.common import arxiv_id, safe_url
 from paperbot.digest.render.discord import (
     AUTHORS_BUDGET,
     LIMITS,
@@ -74,7 +74,11 @@ def _multiline(value: str) -> str:
 def reply_messages(reply: Reply) -> list[dict[str, Any]]:
     """``send`` keyword arguments for each message of the reply (the first carries the text)."""
     # ``Reply.text`` is trusted by contract (written by the use case from validated values); it is sent as is.
-    first_content = truncate(reply.text, LIMITS["content"], lambda atom: atom.text)[0]
+    text = reply.text
+    link_url = safe_url(reply.link[1]) if reply.link else None
+    if reply.link and link_url:  # our label and URL; <…> keeps Discord from previewing the page
+        text += f"\n🔗 [{reply.link[0]}](<{link_url}>)"
+    first_content = truncate(text, LIMITS["content"], lambda atom: atom.text)[0]
     embeds: list[dict[str, Any]] = []
     if reply.fields:
         embeds.append(fields_embed(reply.fields))

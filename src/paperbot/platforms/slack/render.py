@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paperbot.digest.render.common import arxiv_id, item_link, thumbnail
+from paperbot.digest.render.common import arxiv_id, item_link, safe_url, thumbnail
 from paperbot.digest.render.slack import AUTHORS_BUDGET, LIMITS, escape, escape_atom
 from paperbot.digest.text import clean, join_limited, truncate
 from paperbot.service.commands import PaperView, Reply
@@ -77,12 +77,17 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [_plain_section(reply.text)]
     if reply.fields:
         blocks.append(fields_block(reply.fields))
+    link_url = safe_url(reply.link[1]) if reply.link else None
+    room = MAX_BLOCKS - (1 if link_url else 0)
     for view in reply.papers:
         extra = paper_blocks(view)
-        if len(blocks) + len(extra) + 1 > MAX_BLOCKS:
+        if len(blocks) + len(extra) + 1 > room:
             break
         blocks.append({"type": "divider"})
         blocks.extend(extra)
+    if reply.link and link_url:  # label and URL are ours (safe_url admits no <, > or |)
+        link_text = f"🔗 <{link_url.replace('&', '&amp;')}|{entities(reply.link[0])}>"
+        blocks.append({"type": "context", "elements": [_mrkdwn(link_text)]})
     fallback, _ = truncate(entities(reply.text), LIMITS["fallback"], lambda atom: atom.text)
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 

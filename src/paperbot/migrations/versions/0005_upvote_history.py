@@ -1,0 +1,49 @@
+"""Upvote history for the web archive (HF upvotes over time), and an index for per-source activity.
+
+Existing papers get their current count as the first point, so every page has at least one.
+
+The revision ids are the two module-level strings below: this revision was written beside another "0004" and is
+re-chained onto it by changing ``down_revision`` only.
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "upvote_history",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("upvotes", sa.Integer(), nullable=False),
+        sa.Column("captured_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name=op.f("fk_upvote_history_item_id_items"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_upvote_history")),
+        sa.UniqueConstraint("item_id", "captured_at", name=op.f("uq_upvote_history_item_id_captured_at")),
+    )
+    op.create_index(op.f("ix_items_source_day"), "items", ["source", "day"], unique=False)
+    op.execute(
+        "INSERT INTO upvote_history (item_id, upvotes, captured_at)"
+        " SELECT id, upvotes, upvotes_captured_at FROM items"
+        " WHERE kind = 'paper' AND upvotes_captured_at IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_items_source_day"), table_name="items")
+    op.drop_table("upvote_history")

@@ -1,0 +1,381 @@
+"""Read-only use cases behind the web archive: a whole HF day, a week's best-of, one item, search, what the team
+liked, the sources' health.
+
+Every page is a frozen dataclass of domain objects, ready for any renderer; nothing here writes. Listings reuse
+the digest's pure builders, so a day's page ranks its papers exactly as the digest does, only without the cut, and
+counts the votes of every channel (the archive belongs to the whole team, not to one channel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+from paperbot.digest.build import OFFLINE_BACKEND, build_daily, build_weekly
+from paperbot.digest.links import week_days
+from paperbot.digest.ranking import DEFAULT_POLICY, RankingPolicy
+from paperbot.digest.topics import OTHER, TOPICS, item_topics
+from paperbot.domain import (
+    ChannelVotes,
+    Digest,
+    DigestEntry,
+    Item,
+    ItemKind,
+    SourceActivity,
+    SourceState,
+    Summary,
+    UpvotePoint,
+)
+from paperbot.ports import Repository
+from paperbot.service.search import NO_QUERY, NO_RESULTS, results_of
+
+#: A day's page: every paper, ranked as digests rank them.
+ALL_PAPERS = replace(DEFAULT_POLICY, top_n=None)
+SEARCH_PER_PAGE = 20
+SEARCH_MAX_PAGES = 20
+MAX_QUERY_CHARS = 200
+TOP_LIMIT = 30
+TOP_MAX_DAYS = 365
+#: Sources are judged on their items of this many days (the usual gap between new items).
+ACTIVITY_DAYS = 90
+#: A source that answers but brings nothing new for this many times its usual gap (and at least MIN_DRIFT_DAYS)
+#: has probably changed its layout in a way the parser does not notice ("silent drift").
+DRIFT_FACTOR = 4
+MIN_DRIFT_DAYS = 14
+
+
+def is_extractive(summary: Summary | None) -> bool:
+    """True when the summary was made by the offline summariser (sentences picked from the abstract)."""
+    return summary is not None and summary.backend == OFFLINE_BACKEND
+
+
+@dataclass(frozen=True, slots=True)
+class DayPage:
+    """One HF day: every paper (ranked as the digest ranks, votes of every channel) and the day's blog posts."""
+
+    day: date
+    papers: tuple[DigestEntry, ...]
+    posts: tuple[DigestEntry, ...]
+    previous_day: date | None
+    next_day: date | None
+
+    @property
+    def extractive(self) -> int:
+        """How many of the page's summaries are extractive (offline)."""
+        return sum(1 for entry in (*self.papers, *self.posts) if is_extractive(entry.summary))
+
+
+async def latest_day(repository: Repository) -> date | None:
+    """The day the front page shows: the newest HF day with papers, else the newest day with anything."""
+    return await repository.latest_day(kind=ItemKind.PAPER) or await repository.latest_day()
+
+
+async def _votes(repository: Repository, items: Iterable[Item]) -> dict[int, int]:
+    ids = [item.id for item in items if item.id is not None]
+    return await repository.vote_totals(ids) if ids else {}
+
+
+async def _summaries(repository: Repository, items: Iterable[Item]) -> dict[int, Summary]:
+    ids = [item.id for item in items if item.id is not None]
+    return await repository.latest_summaries(ids) if ids else {}
+
+
+def _post_entries(
+    posts: Sequence[Item], summaries: Mapping[int, Summary], votes: Mapping[int, int]
+) -> tuple[DigestEntry, ...]:
+    newest_first = sorted(
+        posts, key=lambda p: (p.published_at or datetime(1970, 1, 1, tzinfo=UTC), p.id or 0), reverse=True
+    )
+    return tuple(
+        DigestEntry(
+            item=item,
+            rank=rank,
+            summary=summaries.get(item.id or 0),
+            topics=item_topics(item.title, item.abstract, item.extra),
+            team_votes=votes.get(item.id or 0, 0),
+            score=float(votes.get(item.id or 0, 0)),
+        )
+        for rank, item in enumerate(newest_first, start=1)
+    )
+
+
+async def day_page(repository: Repository, day: date) -> DayPage:
+    """Every paper of the HF day ``day`` and every blog post dated that day (including posts that were seen as a
+    feed's backlog and never posted: the archive holds everything collected)."""
+    papers = await repository.list_items(day_from=day, day_to=day, kind=ItemKind.PAPER)
+    posts = await repository.list_items(day_from=day, day_to=day, kind=ItemKind.POST)
+    summaries = await _summaries(repository, (*papers, *posts))
+    votes = await _votes(repository, (*papers, *posts))
+    ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS)
+    previous_day, next_day = await repository.neighbour_days(day)
+    return DayPage(
+        day=day,
+        papers=ranked.entries,
+        posts=_post_entries(posts, summaries, votes),
+        previous_day=previous_day,
+        next_day=next_day,
+    )
+
+
+# --- week -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicBar:
+    """One topic of a week: how many papers it had, the team's votes and HF upvotes on them."""
+
+    topic: str
+    papers: int
+    team_votes: int
+    hf_upvotes: int
+
+
+@dataclass(frozen=True, slots=True)
+class WeekPage:
+    """An ISO week: its weekly best-of (as the weekly digest builds it) and papers and votes by topic."""
+
+    monday: date
+    sunday: date
+    digest: Digest
+    topics: tuple[TopicBar, ...]
+    papers: int
+    previous_week: date | None
+    next_week: date | None
+
+
+def topic_bars(papers: Iterable[Item], votes: Mapping[int, int]) -> tuple[TopicBar, ...]:
+    """Papers per primary topic (the one a weekly digest groups them under), in the taxonomy's order."""
+    counts: dict[str, list[int]] = {}
+    for item in papers:
+        topics = item_topics(item.title, item.abstract, item.extra)
+        bar = counts.setdefault(topics[0] if topics else OTHER, [0, 0, 0])
+        bar[0] += 1
+        bar[1] += votes.get(item.id or 0, 0)
+        bar[2] += item.upvotes
+    return tuple(TopicBar(topic, *counts[topic]) for topic in TOPICS if topic in counts)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+async def week_page(repository: Repository, monday: date, *, policy: RankingPolicy = DEFAULT_POLICY) -> WeekPage:
+    """The ISO week starting on ``monday``: the weekly digest of its seven days and the topic picture."""
+    first, last = week_days(monday)
+    papers = await repository.list_items(day_from=first, day_to=last, kind=ItemKind.PAPER)
+    posts = await repository.list_items(day_from=first, day_to=last, kind=ItemKind.POST)
+    votes = await _votes(repository, (*papers, *posts))
+    digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy)
+    summaries = await _summaries(repository, (entry.item for entry in digest.entries))
+    sections = tuple(
+        replace(
+            section,
+            entries=tuple(replace(e, summary=summaries.get(e.item.id or 0)) for e in section.entries),
+        )
+        for section in digest.sections
+    )
+    offline = any(is_extractive(entry.summary) for section in sections for entry in section.entries)
+    digest = replace(digest, sections=sections, offline=offline)
+    before, _ = await repository.neighbour_days(first)
+    _, after = await repository.neighbour_days(last)
+    return WeekPage(
+        monday=first,
+        sunday=last,
+        digest=digest,
+        topics=topic_bars(papers, votes),
+        papers=len(papers),
+        previous_week=_monday(before) if before else None,
+        next_week=_monday(after) if after else None,
+    )
+
+
+# --- one item ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    item: Item
+    summary: Summary | None
+    topics: tuple[str, ...]
+    history: tuple[UpvotePoint, ...]
+    channels: tuple[ChannelVotes, ...]
+
+    @property
+    def team_votes(self) -> int:
+        return sum(channel.net for channel in self.channels)
+
+    @property
+    def extractive(self) -> bool:
+        return is_extractive(self.summary)
+
+
+async def item_page(repository: Repository, item_id: int) -> ItemPage | None:
+    item = await repository.get_item(item_id)
+    if item is None:
+        return None
+    summary = (await repository.latest_summaries([item_id])).get(item_id)
+    return ItemPage(
+        item=item,
+        summary=summary,
+        topics=item_topics(item.title, item.abstract, item.extra),
+        history=tuple(await repository.upvote_history(item_id)),
+        channels=tuple(await repository.channel_votes(item_id)),
+    )
+
+
+# --- search -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results; ``notice`` (trusted Korean) when there is nothing to show."""
+
+    query: str
+    entries: tuple[DigestEntry, ...]
+    page: int
+    has_next: bool
+    notice: str | None = None
+
+
+def clamp_page(page: int | None) -> int:
+    return max(1, min(page or 1, SEARCH_MAX_PAGES))
+
+
+async def search_page(
+    repository: Repository,
+    query: str,
+    *,
+    page: int = 1,
+    since: date | None = None,
+    sources: Sequence[str] | None = None,
+    kind: ItemKind | None = None,
+    per_page: int = SEARCH_PER_PAGE,
+) -> SearchPage:
+    """The same search as ``/paper search`` (every channel's votes), ``per_page`` results from page ``page``."""
+    query = query.strip()[:MAX_QUERY_CHARS]
+    page = clamp_page(page)
+    if not query:
+        return SearchPage(query="", entries=(), page=page, has_next=False, notice=NO_QUERY)
+    offset = (page - 1) * per_page
+    hits = await repository.search_items(query, limit=offset + per_page + 1, day_from=since, sources=sources, kind=kind)
+    shown = hits[offset : offset + per_page]
+    if not shown:
+        return SearchPage(query=query, entries=(), page=page, has_next=False, notice=NO_RESULTS)
+    results = await results_of(repository, shown)
+    entries = tuple(
+        DigestEntry(
+            item=result.item,
+            rank=offset + n,
+            summary=result.summary,
+            topics=item_topics(result.item.title, result.item.abstract, result.item.extra),
+            team_votes=result.team_votes,
+            score=result.score,
+        )
+        for n, result in enumerate(results, start=1)
+    )
+    return SearchPage(query=query, entries=entries, page=page, has_next=len(hits) > offset + per_page)
+
+
+# --- what the team liked ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopPage:
+    days: int
+    first: date
+    last: date
+    entries: tuple[DigestEntry, ...]
+
+    @property
+    def voted(self) -> bool:
+        return any(entry.team_votes for entry in self.entries)
+
+
+def clamp_days(days: int | None) -> int:
+    return max(1, min(days or 7, TOP_MAX_DAYS))
+
+
+async def top_page(
+    repository: Repository, *, days: int, today: date, policy: RankingPolicy = DEFAULT_POLICY
+) -> TopPage:
+    """Papers and posts of the last ``days`` days up to ``today`` by HF upvotes plus weighted team votes (every
+    channel): the ranking of ``/paper top``."""
+    days = clamp_days(days)
+    first = today - timedelta(days=days - 1)
+    ranked = await repository.top_items(
+        day_from=first, day_to=today, vote_weight=policy.channel_vote_weight, limit=TOP_LIMIT
+    )
+    summaries = await _summaries(repository, (r.item for r in ranked))
+    entries = tuple(
+        DigestEntry(
+            item=r.item,
+            rank=rank,
+            summary=summaries.get(r.item.id or 0),
+            topics=item_topics(r.item.title, r.item.abstract, r.item.extra),
+            team_votes=r.team_votes,
+            score=r.item.upvotes + policy.channel_vote_weight * r.team_votes,
+        )
+        for rank, r in enumerate(ranked, start=1)
+    )
+    return TopPage(days=days, first=first, last=today, entries=entries)
+
+
+# --- sources ----------------------------------------------------------------------------------------------------
+
+
+def source_health(state: SourceState | None, degraded_after: int) -> str:
+    """``unknown`` (never tried), ``ok``, ``failing`` (the last attempt failed) or ``degraded`` (it keeps failing)."""
+    if state is None or state.last_attempt_at is None:
+        return "unknown"
+    if state.consecutive_failures >= degraded_after:
+        return "degraded"
+    return "failing" if state.consecutive_failures else "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    name: str
+    configured: bool
+    health: str
+    state: SourceState | None
+    activity: SourceActivity
+    #: Days since the newest item when that is far beyond the source's usual gap (None: no sign of drift).
+    quiet_days: int | None = None
+    usual_gap_days: float | None = None
+
+
+def _drift(activity: SourceActivity, state: SourceState | None, today: date) -> tuple[int | None, float | None]:
+    gap = ACTIVITY_DAYS / activity.recent_items if activity.recent_items else None
+    if activity.last_day is None or state is None or state.last_success_at is None:
+        return None, gap
+    quiet = (today - activity.last_day).days
+    threshold = max(MIN_DRIFT_DAYS, DRIFT_FACTOR * gap) if gap is not None else ACTIVITY_DAYS
+    return (quiet if quiet > threshold else None), gap
+
+
+async def sources_page(
+    repository: Repository, names: Sequence[str], *, today: date, degraded_after: int
+) -> tuple[SourceHealth, ...]:
+    """Each configured source (then any source that is stored but no longer configured) with its health: last
+    success, consecutive failures, last error, and silent drift (answers, but nothing new for far too long)."""
+    states = {state.name: state for state in await repository.list_source_states()}
+    every = list(dict.fromkeys([*names, *sorted(states)]))
+    activity = await repository.source_activity(every, since=today - timedelta(days=ACTIVITY_DAYS))
+    rows = []
+    for name in every:
+        state = states.get(name)
+        seen = activity.get(name, SourceActivity(name, 0, None))
+        quiet, gap = _drift(seen, state, today)
+        rows.append(
+            SourceHealth(
+                name=name,
+                configured=name in names,
+                health=source_health(state, degraded_after),
+                state=state,
+                activity=seen,
+                quiet_days=quiet,
+                usual_gap_days=gap,
+            )
+        )
+    return tuple(rows)
