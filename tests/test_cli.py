@@ -42,7 +42,7 @@ def test_help_lists_commands_without_loading_heavy_modules(tmp_path: Path) -> No
         "except SystemExit as exc:\n"
         "    assert exc.code == 0, exc.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'sqlalchemy', 'alembic', 'discord', 'slack_bolt', 'slack_sdk', 'httpx', 'kiwipiepy'} "
+        "{'sqlalchemy', 'alembic', 'discord', 'slack_bolt', 'slack_sdk', 'httpx', 'kiwipiepy', 'aiohttp', 'jinja2'} "
         "or m == 'paperbot.store.models')\n"
         "print('HEAVY', heavy)\n"
     )

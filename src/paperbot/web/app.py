@@ -52,6 +52,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
+    "Server": "paperbot",  # not aiohttp's name and version
 }
 COOKIE = "paperbot_archive"
 COOKIE_DAYS = 30
