@@ -70,7 +70,7 @@ def check_filters(item: Item, topics: Iterable[str], filters: ChannelFilters) ->
     """Apply ``filters``: sources and exclusions always; keywords, topics and minimum upvotes unless pinned."""
     if filters.sources and item.source not in filters.sources:
         return Verdict(keep=False)
-    haystack = _haystack(item)
+    haystack = _haystack(item) if filters.exclude or filters.keywords else ""  # only phrases look at the text
     for phrase in filters.exclude:
         if phrase.strip() and _phrase_re(phrase.strip()).search(haystack):
             return Verdict(keep=False)

@@ -39,6 +39,10 @@ def clean(text: str | None) -> str:
     """Normalise untrusted text to one line: no control characters, no lone surrogates, single spaces."""
     if not text:
         return ""
+    if text.isprintable():
+        # Fast path, same result: printable text has no control, format (zero-width, bidi), surrogate, private or
+        # unassigned characters, and no whitespace but the plain space.
+        return " ".join(text.split())
     # Lone surrogates cannot be encoded (JSON, UTF-8): replace them instead of failing later.
     text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     text = text.translate(_DROP)

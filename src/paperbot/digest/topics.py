@@ -177,20 +177,61 @@ _MIN_SCORE = 2
 _MAX_TOPICS = 3
 
 
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_WORD_RE = re.compile(r"[0-9a-z]+")
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> dict[str, re.Pattern[str]]:
-    return {
-        topic: re.compile(
-            r"(?<![0-9a-z])(?:"
-            + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-            + r")(?![0-9a-z])"
-        )
-        for topic, phrases in RULES.items()
-    }
+def _phrase_index() -> dict[str, tuple[tuple[str, str], ...]]:
+    """First word of a phrase → (topic, phrase) pairs, each topic's phrases longest first."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for topic, phrases in RULES.items():
+        for phrase in sorted(phrases, key=len, reverse=True):
+            first = _WORD_RE.match(phrase)
+            if first is None:  # every phrase starts with a letter or digit (checked by the tests)
+                raise ValueError(f"topic phrase {phrase!r} must start with [0-9a-z]")
+            index.setdefault(first.group(), []).append((topic, phrase))
+    return {word: tuple(pairs) for word, pairs in index.items()}
 
 
-def _count(pattern: re.Pattern[str], text: str) -> int:
-    return min(len(pattern.findall(text)), 3)
+def _word_starts(text: str, words: Iterable[str]) -> list[tuple[int, str]]:
+    """Where each of ``words`` occurs in ``text`` as a whole word, in text order."""
+    size = len(text)
+    found = []
+    for word in words:
+        position = text.find(word)
+        while position != -1:
+            end = position + len(word)
+            if (position == 0 or text[position - 1] not in _ALNUM) and (end == size or text[end] not in _ALNUM):
+                found.append((position, word))
+            position = text.find(word, end)
+    found.sort()
+    return found
+
+
+def _counts(text: str) -> dict[str, int]:
+    """Per topic, how often its phrases occur as whole words (at most 3).
+
+    The same count as ``re.findall`` of the topic's phrases joined longest first between ``(?<![0-9a-z])`` and
+    ``(?![0-9a-z])`` (non-overlapping within a topic; a phrase may count for several topics), many times faster:
+    a phrase can only start where its first word occurs as a whole word, and most texts contain few of those.
+    """
+    index = _phrase_index()
+    first_words = index.keys() & set(_WORD_RE.findall(text))
+    if not first_words:
+        return {}
+    counts: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    size = len(text)
+    for start, word in _word_starts(text, first_words):
+        for topic, phrase in index[word]:
+            if start < ends.get(topic, 0):
+                continue  # inside this topic's previous match, or a longer phrase of it matched here
+            end = start + len(phrase)
+            if text.startswith(phrase, start) and (end == size or text[end] not in _ALNUM):
+                counts[topic] = counts.get(topic, 0) + 1
+                ends[topic] = end
+    return {topic: min(count, 3) for topic, count in counts.items()}
 
 
 def canonical_topic(name: str) -> str | None:
@@ -216,15 +257,15 @@ def assign_topics(
             from_llm.append(topic)
     if from_llm:
         return tuple(from_llm[:_MAX_TOPICS])
-    title_l = title.lower()
-    abstract_l = abstract.lower()
-    keywords_l = " | ".join(str(k).lower() for k in keywords)
+    in_title = _counts(title.lower())
+    in_keywords = _counts(" | ".join(str(k).lower() for k in keywords))
+    in_abstract = _counts(abstract.lower())
     scores: dict[str, int] = {}
-    for topic, pattern in _patterns().items():
+    for topic in RULES:
         score = (
-            _WEIGHT_TITLE * _count(pattern, title_l)
-            + _WEIGHT_KEYWORDS * _count(pattern, keywords_l)
-            + _WEIGHT_ABSTRACT * _count(pattern, abstract_l)
+            _WEIGHT_TITLE * in_title.get(topic, 0)
+            + _WEIGHT_KEYWORDS * in_keywords.get(topic, 0)
+            + _WEIGHT_ABSTRACT * in_abstract.get(topic, 0)
         )
         if score >= _MIN_SCORE:
             scores[topic] = score
@@ -235,12 +276,18 @@ def assign_topics(
 
 
 def item_topics(title: str, abstract: str, extra: Mapping[str, Any]) -> tuple[str, ...]:
-    """:func:`assign_topics` reading HF keywords and LLM topics from an item's ``extra``."""
+    """:func:`assign_topics` reading HF keywords and LLM topics from an item's ``extra`` (memoised: a week's page
+    and its digest ask for the same few hundred items again and again)."""
     keywords = extra.get("ai_keywords")
     llm = extra.get("llm_topics")
-    return assign_topics(
+    return _item_topics(
         title,
         abstract,
-        keywords if isinstance(keywords, list) else (),
-        llm if isinstance(llm, list) else (),
+        tuple(str(k) for k in keywords) if isinstance(keywords, list) else (),
+        tuple(t for t in llm if isinstance(t, str)) if isinstance(llm, list) else (),  # others are ignored anyway
     )
+
+
+@lru_cache(maxsize=8192)
+def _item_topics(title: str, abstract: str, keywords: tuple[str, ...], llm: tuple[str, ...]) -> tuple[str, ...]:
+    return assign_topics(title, abstract, keywords, llm)

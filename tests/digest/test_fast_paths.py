@@ -1,0 +1,83 @@
+"""The web archive's hot paths, property-tested against the plain definitions they replace: topic phrase counts
+(one pass over first words instead of a regex per topic) and ``clean`` on printable text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paperbot.digest import topics
+from paperbot.digest.text import _DROP, _WS_RE, clean
+from tests.digest.strategies import hostile_text
+
+PHRASES = sorted({phrase for phrases in topics.RULES.values() for phrase in phrases})
+_REFERENCE = {
+    topic: re.compile(
+        r"(?<![0-9a-z])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")(?![0-9a-z])"
+    )
+    for topic, phrases in topics.RULES.items()
+}
+
+
+def reference_counts(text: str) -> dict[str, int]:
+    """The definition: per topic, ``re.findall`` of its phrases longest first between word boundaries, at most 3."""
+    found = {topic: min(len(pattern.findall(text)), 3) for topic, pattern in _REFERENCE.items()}
+    return {topic: count for topic, count in found.items() if count}
+
+
+def reference_clean(text: str | None) -> str:
+    if not text:
+        return ""
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").translate(_DROP)
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            out.append(" ")
+        elif category in ("Cs", "Co", "Cn") and char != "\ufffd":
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return _WS_RE.sub(" ", "".join(out)).strip()
+
+
+#: Text made of topic phrases, their pieces and glue that does or does not break a word.
+GLUE = st.sampled_from([" ", "", "-", ".", ",", "x", "s", "4", "ing", " | ", "\n", "(", "é"])
+PHRASE_TEXT = st.lists(
+    st.one_of(st.sampled_from(PHRASES), st.sampled_from([p[: len(p) // 2] for p in PHRASES]), GLUE), max_size=30
+).map("".join)
+
+
+@settings(max_examples=600)
+@given(st.one_of(PHRASE_TEXT, st.text(max_size=200).map(str.lower)))
+def test_topic_counts_match_the_regex_definition(text: str) -> None:
+    assert topics._counts(text) == reference_counts(text)
+
+
+def test_topic_counts_on_known_cases() -> None:
+    text = "red teaming and red-teaming; a red team. jailbreaks jailbreak x4-bit 4-bit int8 int8x llm llms"
+    assert topics._counts(text) == reference_counts(text)
+    assert topics._counts("adversarial prompting") == {"Red Teaming": 1, "Prompting": 1}  # one phrase, two topics
+    assert topics._counts("") == {}
+
+
+def test_every_phrase_starts_with_a_letter_or_digit() -> None:
+    assert all(re.match(r"[0-9a-z]", phrase) for phrase in PHRASES)
+
+
+@settings(max_examples=600)
+@given(st.one_of(hostile_text(), st.text(max_size=300)))
+def test_clean_fast_path_is_the_full_normalisation(text: str) -> None:
+    assert clean(text) == reference_clean(text)
+
+
+def test_item_topics_are_memoised_and_equal_to_assign_topics() -> None:
+    extra = {"ai_keywords": ["diffusion model", 3], "llm_topics": ["llms", 7, "Diffusion"]}
+    assert topics.item_topics("T", "a", extra) == topics.assign_topics("T", "a", ["diffusion model", 3], ["llms", 7, "Diffusion"])
+    plain = {"ai_keywords": ["lora"]}
+    first = topics.item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain)
+    assert first == topics.assign_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", ["lora"])
+    assert topics.item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain) is first
