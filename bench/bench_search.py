@@ -98,14 +98,26 @@ def latin_tokens(value: str) -> str:
     return " ".join(korean._WORD_RE.findall(korean.normalize(value)))
 
 
-def build(path: Path, n_items: int, rng: random.Random) -> None:
+def build(
+    path: Path,
+    n_items: int,
+    rng: random.Random,
+    *,
+    days: int = 1000,
+    papers_per_post: int = 4,
+    weekday_weight: int = 1,
+) -> None:
+    """``n_items`` over ``days`` days from 2023-01-01, ``papers_per_post`` papers per blog post; with
+    ``weekday_weight`` > 1 a weekday gets that many times the items of a weekend day (HF's real rhythm)."""
     words, bullets = vocabulary()
     cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
     bullet_tokens = {b: korean.index_text(b) for b in bullets}  # the real analyser, once per distinct bullet
     analyzer = korean.analyzer_name()
     surnames = ["Kim", "Lee", "Park", "Chen", "Wang", "Smith", "Garcia", "Müller", "Tanaka", "Singh"]
-    sources = ["hf_daily"] * 8 + ["openai_blog", "deepmind_blog"]
+    sources = ["hf_daily"] * 2 * papers_per_post + ["openai_blog", "deepmind_blog"]
     first_day = date(2023, 1, 1)
+    calendar = [first_day + timedelta(days=n) for n in range(days + 1)]
+    weights = list(itertools.accumulate(weekday_weight if d.weekday() < 5 else 1 for d in calendar))
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -117,7 +129,10 @@ def build(path: Path, n_items: int, rng: random.Random) -> None:
         keywords = [" ".join(rng.choices(words, cum_weights=cumulative, k=2)) for _ in range(rng.randint(0, 5))]
         item_bullets = rng.sample(bullets, 3)
         source = rng.choice(sources)
-        day = first_day + timedelta(days=rng.randint(0, 1000))
+        if weekday_weight == 1:
+            day = first_day + timedelta(days=rng.randint(0, days))
+        else:
+            day = rng.choices(calendar, cum_weights=weights)[0]
         items.append(
             (
                 n,

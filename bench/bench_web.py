@@ -1,8 +1,9 @@
 """Web archive latency on 100,000 items (SQLite): every page type through a real ``paperbot web`` process.
 
 Builds a throwaway SQLite database at head with the search benchmark's synthetic items (bench_search.build: Zipf
-English titles and abstracts from the real fixture vocabulary, Korean bullets from the hand-written summaries, ~100
-items a day over 1,000 days, their search documents) and adds what the archive reads besides: a summary for every
+English titles and abstracts from the real fixture vocabulary, Korean bullets from the hand-written summaries, their
+search documents), spread over the days as on Hugging Face (``--layout real``, the default: seven years, ~45 papers
+a weekday) or as bench_search spreads them (``--layout dense``: ~100 items every day), and adds what the archive reads besides: a summary for every
 item, 20,000 reaction votes in four channels, upvote history (three captures of every paper of the last 60 days),
 and source states. Then starts ``paperbot web`` on it in its own process and times sequential GETs over one
 keep-alive connection: the front page, random days, random ISO weeks, random items, Korean and English searches
@@ -13,7 +14,7 @@ headers, no database, no template), so ratios say what the data and the page cos
 Every round visits every page type; rounds are repeated (``--rounds``) and the median p95 and the spread over
 rounds are reported. Target: p95 <= 50 ms per page type.
 
-Usage: .venv/bin/python bench/bench_web.py [--items 100000] [--rounds 5] [--db PATH]
+Usage: .venv/bin/python bench/bench_web.py [--items 100000] [--rounds 5] [--layout real|dense] [--db PATH]
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ from paperbot.store import migrate
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 50.0
 FIRST_DAY = date(2023, 1, 1)
-DAYS = 1000
 SOURCES = ["hf_daily", "openai_blog", "deepmind_blog"]
+#: How the items spread over time. ``real``: HF Daily Papers' rhythm (about 45 papers a weekday, 10 on a weekend
+#: day, a blog post per ten papers), so 100,000 items are seven years. ``dense``: bench_search's layout, every day
+#: 80 papers and 20 posts (a week's page then weighs twice a real one).
+LAYOUTS = {
+    "real": {"days": 2555, "papers_per_post": 10, "weekday_weight": 5},
+    "dense": {"days": 1000, "papers_per_post": 4, "weekday_weight": 1},
+}
 
 
-def add_archive_rows(path: Path, rng: random.Random) -> None:
+def add_archive_rows(path: Path, rng: random.Random, days: int) -> None:
     """Summaries, votes, upvote history and source states over the items bench_search.build wrote."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
@@ -81,7 +88,7 @@ def add_archive_rows(path: Path, rng: random.Random) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         votes,
     )
-    recent = (FIRST_DAY + timedelta(days=DAYS - 60)).isoformat()
+    recent = (FIRST_DAY + timedelta(days=days - 60)).isoformat()
     history = []
     for item_id, day, kind, upvotes in items:
         if kind == "paper" and day >= recent:
@@ -89,7 +96,7 @@ def add_archive_rows(path: Path, rng: random.Random) -> None:
             for step, share in enumerate((0.3, 0.7, 1.0)):
                 history.append((item_id, int(upvotes * share), f"{when + timedelta(hours=12 * step + 1)}"))
     conn.executemany("INSERT INTO upvote_history (item_id, upvotes, captured_at) VALUES (?, ?, ?)", history)
-    now = f"{FIRST_DAY + timedelta(days=DAYS)} 03:00:00"
+    now = f"{FIRST_DAY + timedelta(days=days)} 03:00:00"
     conn.executemany(
         "INSERT INTO sources (name, last_attempt_at, last_success_at, consecutive_failures) VALUES (?, ?, ?, ?)",
         [(name, now, now, n % 2) for n, name in enumerate(SOURCES)],
@@ -99,12 +106,14 @@ def add_archive_rows(path: Path, rng: random.Random) -> None:
     conn.close()
 
 
-def pages(rng: random.Random, n_items: int) -> dict[str, list[str]]:
+def pages(rng: random.Random, n_items: int, days: int) -> dict[str, list[str]]:
     """The URLs of one round, by page type."""
-    day = lambda: (FIRST_DAY + timedelta(days=rng.randint(0, DAYS))).isoformat()  # noqa: E731
+
+    def day() -> str:
+        return (FIRST_DAY + timedelta(days=rng.randint(0, days))).isoformat()
 
     def week() -> str:
-        year, number, _ = (FIRST_DAY + timedelta(days=rng.randint(0, DAYS))).isocalendar()
+        year, number, _ = (FIRST_DAY + timedelta(days=rng.randint(0, days))).isocalendar()
         return f"{year}-W{number:02d}"
 
     korean = [q for q in QUERIES if not q.isascii()]
@@ -145,8 +154,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="real", help="how items spread over the days")
     parser.add_argument("--db", help="build the database here and keep it (reused when it exists)")
     args = parser.parse_args()
+    layout = LAYOUTS[args.layout]
     rng = random.Random(20251201)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.db) if args.db else Path(tmp) / "bench.db"
@@ -154,8 +165,8 @@ def main() -> None:
         if not path.exists():
             migrate.upgrade(url)
             started = time.perf_counter()
-            build(path, args.items, rng)
-            add_archive_rows(path, rng)
+            build(path, args.items, rng, **layout)
+            add_archive_rows(path, rng, layout["days"])
             print(f"built {args.items:,} items in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
         else:
             print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
@@ -179,11 +190,16 @@ def main() -> None:
                     time.sleep(0.2)
             for warm in ("/search?q=%EB%AA%A8%EB%8D%B8", "/", "/top?days=30"):  # Kiwi, pools, templates
                 get(conn, warm)
+            with sqlite3.connect(path) as db:
+                weekly = db.execute(
+                    "SELECT count(*) * 7.0 / (julianday(max(day)) - julianday(min(day)) + 1) FROM items WHERE kind = 'paper'"
+                ).fetchone()[0]
+            print(f"layout {args.layout}: {weekly:.0f} papers a week on average")
             load = os.getloadavg()
             print(f"paperbot web pid {server.pid}; {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f}")
             per_round: dict[str, list[list[float]]] = {}
             for _ in range(args.rounds):
-                for name, urls in pages(rng, args.items).items():
+                for name, urls in pages(rng, args.items, layout["days"]).items():
                     per_round.setdefault(name, []).append([get(conn, u) for u in urls])
             conn.close()
         finally:

@@ -264,8 +264,10 @@ class ArchiveRepository(Protocol):
         """The newest day that has an item (of ``kind``), or None when nothing is stored."""
         ...
 
-    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
-        """The nearest days before and after ``day`` that have an item (of ``kind``)."""
+    async def neighbour_days(
+        self, day: date, *, kind: ItemKind | None = None, last: date | None = None
+    ) -> tuple[date | None, date | None]:
+        """The nearest day before ``day`` and the nearest after ``last`` (default ``day``) that have an item."""
         ...
 
     async def upvote_history(self, item_id: int) -> list[UpvotePoint]:

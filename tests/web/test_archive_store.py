@@ -125,3 +125,39 @@ async def test_source_activity(repository: Repository) -> None:
     assert (found["blog"].recent_items, found["blog"].last_day) == (1, date(2025, 5, 20))
     assert (found["hf_daily"].recent_items, found["hf_daily"].last_day) == (1, date(2025, 5, 21))
     assert (found["gone"].recent_items, found["gone"].last_day) == (0, None)
+
+
+async def test_neighbours_of_a_span(repository: Repository) -> None:
+    await _add(repository, *(_item(str(n), date(2025, 5, 10) + timedelta(days=3 * n)) for n in range(5)))
+    # 05-10 05-13 05-16 05-19 05-22: the neighbours of the span 05-12 .. 05-18
+    assert await repository.neighbour_days(date(2025, 5, 12), last=date(2025, 5, 18)) == (
+        date(2025, 5, 10),
+        date(2025, 5, 19),
+    )
+
+
+async def test_archive_reads_do_not_wait_for_a_sqlite_writer(sqlite_url: str) -> None:
+    """A page read while a collect holds SQLite's write lock answers at once (a deferred read in WAL mode) instead
+    of waiting up to the busy timeout, as an immediate transaction would."""
+    import asyncio
+    import time
+
+    from sqlalchemy import text
+
+    from paperbot.store.engine import create_engine
+    from paperbot.store.sql import SqlRepository
+
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)
+    writer = create_engine(sqlite_url)
+    try:
+        await _add(repository, _item("a", date(2025, 5, 22)))
+        async with writer.begin() as conn:  # BEGIN IMMEDIATE: holds the write lock until the block ends
+            await conn.execute(text("UPDATE items SET upvotes = upvotes + 1"))
+            started = time.monotonic()
+            day = await asyncio.wait_for(repository.latest_day(), timeout=5)
+            around = await asyncio.wait_for(repository.neighbour_days(date(2025, 5, 1)), timeout=5)
+            assert time.monotonic() - started < 2
+        assert day == date(2025, 5, 22) and around == (None, date(2025, 5, 22))
+    finally:
+        await writer.dispose()
+        await repository.close()

@@ -76,7 +76,7 @@ def check_filters(item: Item, topics: Iterable[str], filters: ChannelFilters) ->
             return Verdict(keep=False)
     pinned = None
     wanted = {_norm_name(a): a for a in filters.authors if a.strip()}
-    for author in item.authors:
+    for author in item.authors if wanted else ():
         if _norm_name(author) in wanted:
             pinned = clean(author)
             break

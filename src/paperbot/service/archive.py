@@ -8,6 +8,7 @@ counts the votes of every channel (the archive belongs to the whole team, not to
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -103,12 +104,14 @@ def _post_entries(
 async def day_page(repository: Repository, day: date) -> DayPage:
     """Every paper of the HF day ``day`` and every blog post dated that day (including posts that were seen as a
     feed's backlog and never posted: the archive holds everything collected)."""
-    papers = await repository.list_items(day_from=day, day_to=day, kind=ItemKind.PAPER)
-    posts = await repository.list_items(day_from=day, day_to=day, kind=ItemKind.POST)
+    every, (previous_day, next_day) = await asyncio.gather(
+        repository.list_items(day_from=day, day_to=day), repository.neighbour_days(day)
+    )
+    papers = [item for item in every if item.kind is ItemKind.PAPER]
+    posts = [item for item in every if item.kind is ItemKind.POST]
     summaries = await _summaries(repository, (*papers, *posts))
     votes = await _votes(repository, (*papers, *posts))
     ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS)
-    previous_day, next_day = await repository.neighbour_days(day)
     return DayPage(
         day=day,
         papers=ranked.entries,
@@ -163,8 +166,11 @@ def _monday(day: date) -> date:
 async def week_page(repository: Repository, monday: date, *, policy: RankingPolicy = DEFAULT_POLICY) -> WeekPage:
     """The ISO week starting on ``monday``: the weekly digest of its seven days and the topic picture."""
     first, last = week_days(monday)
-    papers = await repository.list_items(day_from=first, day_to=last, kind=ItemKind.PAPER)
-    posts = await repository.list_items(day_from=first, day_to=last, kind=ItemKind.POST)
+    every, (before, after) = await asyncio.gather(
+        repository.list_items(day_from=first, day_to=last), repository.neighbour_days(first, last=last)
+    )
+    papers = [item for item in every if item.kind is ItemKind.PAPER]
+    posts = [item for item in every if item.kind is ItemKind.POST]
     votes = await _votes(repository, (*papers, *posts))
     digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy)
     summaries = await _summaries(repository, (entry.item for entry in digest.entries))
@@ -177,8 +183,6 @@ async def week_page(repository: Repository, monday: date, *, policy: RankingPoli
     )
     offline = any(is_extractive(entry.summary) for section in sections for entry in section.entries)
     digest = replace(digest, sections=sections, offline=offline)
-    before, _ = await repository.neighbour_days(first)
-    _, after = await repository.neighbour_days(last)
     return WeekPage(
         monday=first,
         sunday=last,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -12,8 +14,19 @@ from sqlalchemy.pool import StaticPool
 
 from paperbot.errors import ConfigError
 
+#: Execution option of a transaction that only reads (``engine.execution_options(**{READ_ONLY: True})``).
+READ_ONLY = "paperbot_read_only"
 #: How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns (authors, extra, bullets) read with orjson, several times faster on the archive's listings;
+    the json module for what orjson refuses (an escaped lone surrogate that json.dumps once wrote)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _is_sqlite_memory(database: str | None) -> bool:
@@ -31,7 +44,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"PAPERBOT_DATABASE_URL: {exc}", key="PAPERBOT_DATABASE_URL") from None
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": _json_loads}
     if parsed.get_backend_name() == "sqlite":
         memory = _is_sqlite_memory(parsed.database)
         if memory:
@@ -85,4 +98,7 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only transactions (READ_ONLY below) begin deferred: in WAL mode readers neither wait for the writer
+        # nor block it, so the web archive's pages never queue behind a collect.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -354,9 +354,12 @@ class InMemoryRepository:
     async def latest_day(self, *, kind: ItemKind | None = None) -> date | None:
         return max(self._days(kind), default=None)
 
-    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
+    async def neighbour_days(
+        self, day: date, *, kind: ItemKind | None = None, last: date | None = None
+    ) -> tuple[date | None, date | None]:
         days = self._days(kind)
-        return max((d for d in days if d < day), default=None), min((d for d in days if d > day), default=None)
+        after = last or day
+        return max((d for d in days if d < day), default=None), min((d for d in days if d > after), default=None)
 
     async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
         points = [UpvotePoint(at, value) for at, value in sorted(self._upvote_history.get(item_id, {}).items())]

@@ -62,6 +62,7 @@ from paperbot.domain import (
 )
 from paperbot.errors import StoreError
 from paperbot.store import bulk, search
+from paperbot.store.engine import READ_ONLY
 from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
@@ -244,6 +245,7 @@ class SqlRepository:
         self._one_at_a_time = asyncio.Lock() if isinstance(engine.pool, StaticPool) else None
         self._dialect = engine.dialect.name
         self._search_checked = False
+        self._reader = engine.execution_options(**{READ_ONLY: True})
 
     async def close(self) -> None:
         if self._owns_engine:
@@ -253,6 +255,15 @@ class SqlRepository:
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         try:
             async with self._one_at_a_time or contextlib.nullcontext(), self._engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that only reads: deferred on SQLite (see ``READ_ONLY``), so it runs beside a writer."""
+        try:
+            async with self._one_at_a_time or contextlib.nullcontext(), self._reader.begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
@@ -871,24 +882,26 @@ class SqlRepository:
         stmt = select(func.max(ItemRow.day))
         if kind is not None:
             stmt = stmt.where(ItemRow.kind == kind.value)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar_one_or_none()
         return _as_date(value)
 
-    async def neighbour_days(self, day: date, *, kind: ItemKind | None = None) -> tuple[date | None, date | None]:
+    async def neighbour_days(
+        self, day: date, *, kind: ItemKind | None = None, last: date | None = None
+    ) -> tuple[date | None, date | None]:
         before = select(func.max(ItemRow.day)).where(ItemRow.day < day)
-        after = select(func.min(ItemRow.day)).where(ItemRow.day > day)
+        after = select(func.min(ItemRow.day)).where(ItemRow.day > (last or day))
         if kind is not None:
             before = before.where(ItemRow.kind == kind.value)
             after = after.where(ItemRow.kind == kind.value)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             previous = (await conn.execute(before)).scalar_one_or_none()
             following = (await conn.execute(after)).scalar_one_or_none()
         return _as_date(previous), _as_date(following)
 
     async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
         history = UpvoteHistoryRow.__table__
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     select(history.c.captured_at, history.c.upvotes)
@@ -914,7 +927,7 @@ class SqlRepository:
             .where(VoteRow.item_id == item_id)
             .group_by(VoteRow.platform, VoteRow.channel_id)
         )
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         found = [
             ChannelVotes(platform, channel, int(ups or 0), int(downs or 0)) for platform, channel, ups, downs in rows
@@ -930,25 +943,18 @@ class SqlRepository:
         limit: int,
         kind: ItemKind | None = None,
     ) -> list[RankedItem]:
-        totals = (
-            select(VoteRow.item_id.label("item_id"), func.sum(VoteRow.value).label("total"))
-            .where(VoteRow.item_id.is_not(None))
-            .group_by(VoteRow.item_id)
-            .subquery()
-        )
         items = ItemRow.__table__
-        votes = func.coalesce(totals.c.total, 0)
-        stmt: Select[Any] = (
-            select(items, votes.label("team_votes"))
-            .outerjoin(totals, totals.c.item_id == items.c.id)
-            .where(items.c.day >= day_from, items.c.day <= day_to)
+        # Per item of the days, its votes through the votes' item index (not an aggregate of every vote ever cast).
+        votes = select(func.coalesce(func.sum(VoteRow.value), 0)).where(VoteRow.item_id == items.c.id).scalar_subquery()
+        stmt: Select[Any] = select(items, votes.label("team_votes")).where(
+            items.c.day >= day_from, items.c.day <= day_to
         )
         if kind is not None:
             stmt = stmt.where(items.c.kind == kind.value)
         stmt = stmt.order_by(
             (items.c.upvotes + vote_weight * votes).desc(), items.c.upvotes.desc(), items.c.day.desc(), items.c.id
         ).limit(max(limit, 0))
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [RankedItem(_item(row), int(row.team_votes or 0)) for row in rows]
 
@@ -969,7 +975,7 @@ class SqlRepository:
             )
             for index, name in enumerate(wanted)
         ]
-        async with self._tx() as conn:
+        async with self._read() as conn:
             result = (await conn.execute(union_all(*rows) if len(rows) > 1 else rows[0])).all()
         return {
             wanted[row.n]: SourceActivity(wanted[row.n], int(row.recent), _as_date(row.last_day))
