@@ -109,8 +109,7 @@ async def day_page(repository: Repository, day: date) -> DayPage:
     )
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
-    summaries = await _summaries(repository, (*papers, *posts))
-    votes = await _votes(repository, (*papers, *posts))
+    summaries, votes = await asyncio.gather(_summaries(repository, every), _votes(repository, every))
     ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS)
     return DayPage(
         day=day,
@@ -171,7 +170,14 @@ async def week_page(repository: Repository, monday: date, *, policy: RankingPoli
     )
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
-    votes = await _votes(repository, (*papers, *posts))
+    pending_votes = asyncio.ensure_future(_votes(repository, every))
+    try:
+        for item in every:  # the topics of the week (memoised) while the database adds up the votes
+            item_topics(item.title, item.abstract, item.extra)
+    except BaseException:
+        pending_votes.cancel()
+        raise
+    votes = await pending_votes
     digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy)
     summaries = await _summaries(repository, (entry.item for entry in digest.entries))
     sections = tuple(

@@ -380,7 +380,7 @@ class SqlRepository:
         return [((row.source, row.external_id), Stored(_item(row), created=False)) for row in rows]
 
     async def get_item(self, item_id: int) -> Item | None:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(ItemRow.__table__).where(ItemRow.id == item_id))).one_or_none()
         return _item(row) if row is not None else None
 
@@ -411,7 +411,7 @@ class SqlRepository:
         if sources is not None:
             stmt = stmt.where(ItemRow.source.in_(list(sources)))
         stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.upvotes.desc(), ItemRow.id)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_item(row) for row in rows]
 
@@ -493,7 +493,7 @@ class SqlRepository:
         if not item_ids:
             return {}
         result: dict[int, Summary] = {}
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     select(SummaryRow.__table__)
@@ -565,7 +565,7 @@ class SqlRepository:
             await conn.execute(stmt)
 
     async def list_source_states(self) -> list[SourceState]:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(SourceRow.__table__).order_by(SourceRow.name))).all()
         return [_source_state(row) for row in rows]
 
@@ -755,7 +755,7 @@ class SqlRepository:
         if channel_id is not None:
             conditions.append(VoteRow.channel_id == channel_id)
         stmt = select(VoteRow.item_id, func.sum(VoteRow.value)).where(and_(*conditions)).group_by(VoteRow.item_id)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return {int(item_id): int(total or 0) for item_id, total in rows if item_id is not None}
 
