@@ -278,6 +278,10 @@ class ArchiveRepository(Protocol):
         """Reaction votes on the item per (platform, channel): counts only, most votes first."""
         ...
 
+    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
+        """``list_items`` of the days, each with its team votes (every channel), in one query."""
+        ...
+
     async def top_items(
         self,
         *,

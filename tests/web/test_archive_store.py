@@ -161,3 +161,19 @@ async def test_archive_reads_do_not_wait_for_a_sqlite_writer(sqlite_url: str) ->
     finally:
         await writer.dispose()
         await repository.close()
+
+
+async def test_items_with_votes_are_list_items_with_their_votes(repository: Repository) -> None:
+    day = date(2025, 5, 22)
+    a, b, post = await _add(
+        repository, _item("a", day, upvotes=5), _item("b", day, upvotes=9), _item("p", day, kind=ItemKind.POST, source="blog")
+    )
+    for n, (item_id, value) in enumerate([(a, 1), (a, 1), (post, -1)]):
+        await repository.add_vote(Vote("slack", f"m{n}", f"{n:064x}", "👍", value, channel_id=f"C{n}", item_id=item_id))
+    listed = await repository.list_items(day_from=day, day_to=day)
+    found = await repository.items_with_votes(day_from=day, day_to=day)
+    assert [r.item for r in found] == listed
+    assert [(r.item.id, r.team_votes) for r in found] == [(b, 0), (a, 2), (post, -1)]
+    papers = await repository.items_with_votes(day_from=day, day_to=day, kind=ItemKind.PAPER)
+    assert [r.item.id for r in papers] == [b, a]
+    assert await repository.items_with_votes(day_from=day + timedelta(days=1), day_to=day + timedelta(days=9)) == []

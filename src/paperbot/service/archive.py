@@ -23,6 +23,7 @@ from paperbot.domain import (
     DigestEntry,
     Item,
     ItemKind,
+    RankedItem,
     SourceActivity,
     SourceState,
     Summary,
@@ -72,9 +73,9 @@ async def latest_day(repository: Repository) -> date | None:
     return await repository.latest_day(kind=ItemKind.PAPER) or await repository.latest_day()
 
 
-async def _votes(repository: Repository, items: Iterable[Item]) -> dict[int, int]:
-    ids = [item.id for item in items if item.id is not None]
-    return await repository.vote_totals(ids) if ids else {}
+def _split_votes(ranked: Sequence[RankedItem]) -> tuple[list[Item], dict[int, int]]:
+    votes = {r.item.id: r.team_votes for r in ranked if r.item.id is not None and r.team_votes}
+    return [r.item for r in ranked], votes
 
 
 async def _summaries(repository: Repository, items: Iterable[Item]) -> dict[int, Summary]:
@@ -104,12 +105,13 @@ def _post_entries(
 async def day_page(repository: Repository, day: date) -> DayPage:
     """Every paper of the HF day ``day`` and every blog post dated that day (including posts that were seen as a
     feed's backlog and never posted: the archive holds everything collected)."""
-    every, (previous_day, next_day) = await asyncio.gather(
-        repository.list_items(day_from=day, day_to=day), repository.neighbour_days(day)
+    ranked_items, (previous_day, next_day) = await asyncio.gather(
+        repository.items_with_votes(day_from=day, day_to=day), repository.neighbour_days(day)
     )
+    every, votes = _split_votes(ranked_items)
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
-    summaries, votes = await asyncio.gather(_summaries(repository, every), _votes(repository, every))
+    summaries = await _summaries(repository, every)
     ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS)
     return DayPage(
         day=day,
@@ -165,19 +167,12 @@ def _monday(day: date) -> date:
 async def week_page(repository: Repository, monday: date, *, policy: RankingPolicy = DEFAULT_POLICY) -> WeekPage:
     """The ISO week starting on ``monday``: the weekly digest of its seven days and the topic picture."""
     first, last = week_days(monday)
-    every, (before, after) = await asyncio.gather(
-        repository.list_items(day_from=first, day_to=last), repository.neighbour_days(first, last=last)
+    ranked_items, (before, after) = await asyncio.gather(
+        repository.items_with_votes(day_from=first, day_to=last), repository.neighbour_days(first, last=last)
     )
+    every, votes = _split_votes(ranked_items)
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
-    pending_votes = asyncio.ensure_future(_votes(repository, every))
-    try:
-        for item in every:  # the topics of the week (memoised) while the database adds up the votes
-            item_topics(item.title, item.abstract, item.extra)
-    except BaseException:
-        pending_votes.cancel()
-        raise
-    votes = await pending_votes
     digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy)
     summaries = await _summaries(repository, (entry.item for entry in digest.entries))
     sections = tuple(
@@ -221,16 +216,20 @@ class ItemPage:
 
 
 async def item_page(repository: Repository, item_id: int) -> ItemPage | None:
-    item = await repository.get_item(item_id)
+    item, summaries, history, channels = await asyncio.gather(  # read-only transactions, side by side
+        repository.get_item(item_id),
+        repository.latest_summaries([item_id]),
+        repository.upvote_history(item_id),
+        repository.channel_votes(item_id),
+    )
     if item is None:
         return None
-    summary = (await repository.latest_summaries([item_id])).get(item_id)
     return ItemPage(
         item=item,
-        summary=summary,
+        summary=summaries.get(item_id),
         topics=item_topics(item.title, item.abstract, item.extra),
-        history=tuple(await repository.upvote_history(item_id)),
-        channels=tuple(await repository.channel_votes(item_id)),
+        history=tuple(history),
+        channels=tuple(channels),
     )
 
 

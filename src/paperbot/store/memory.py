@@ -382,6 +382,11 @@ class InMemoryRepository:
         found = [ChannelVotes(platform, channel, up, down) for (platform, channel), (up, down) in counts.items()]
         return sorted(found, key=lambda v: (-(v.up + v.down), v.platform, v.channel_id or ""))
 
+    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
+        items = await self.list_items(day_from=day_from, day_to=day_to, kind=kind)
+        totals = await self.vote_totals([item.id for item in items if item.id is not None])
+        return [RankedItem(item, totals.get(item.id or 0, 0)) for item in items]
+
     async def top_items(
         self,
         *,

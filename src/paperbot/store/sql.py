@@ -934,6 +934,18 @@ class SqlRepository:
         ]
         return sorted(found, key=_channel_order)
 
+    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
+        items = ItemRow.__table__
+        stmt: Select[Any] = select(items, _votes_of(items).label("team_votes")).where(
+            items.c.day >= day_from, items.c.day <= day_to
+        )
+        if kind is not None:
+            stmt = stmt.where(items.c.kind == kind.value)
+        stmt = stmt.order_by(items.c.day.desc(), items.c.upvotes.desc(), items.c.id)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [RankedItem(_item(row), int(row.team_votes or 0)) for row in rows]
+
     async def top_items(
         self,
         *,
@@ -944,8 +956,7 @@ class SqlRepository:
         kind: ItemKind | None = None,
     ) -> list[RankedItem]:
         items = ItemRow.__table__
-        # Per item of the days, its votes through the votes' item index (not an aggregate of every vote ever cast).
-        votes = select(func.coalesce(func.sum(VoteRow.value), 0)).where(VoteRow.item_id == items.c.id).scalar_subquery()
+        votes = _votes_of(items)
         stmt: Select[Any] = select(items, votes.label("team_votes")).where(
             items.c.day >= day_from, items.c.day <= day_to
         )
@@ -981,6 +992,11 @@ class SqlRepository:
             wanted[row.n]: SourceActivity(wanted[row.n], int(row.recent), _as_date(row.last_day))
             for row in sorted(result, key=lambda row: row.n)
         }
+
+
+def _votes_of(items: Any) -> Any:
+    """Each item's team votes (every channel) through the votes' item index, not an aggregate of every vote."""
+    return select(func.coalesce(func.sum(VoteRow.value), 0)).where(VoteRow.item_id == items.c.id).scalar_subquery()
 
 
 def _as_date(value: Any) -> date | None:

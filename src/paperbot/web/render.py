@@ -181,6 +181,7 @@ class Renderer:
             finalize=_finalize,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates ship with the package: no stat() of each template on every page
         )
         zone = ZoneInfo(timezone)
 
