@@ -79,21 +79,22 @@ from paperbot.store.models import (
 
 
 def _item(row: Any) -> Item:
+    values = row._mapping  # a few times faster than a Row's attributes: the archive reads hundreds per page
     return Item(
-        id=row.id,
-        source=row.source,
-        external_id=row.external_id,
-        kind=ItemKind(row.kind),
-        title=row.title,
-        url=row.url,
-        day=row.day,
-        authors=tuple(row.authors or ()),
-        abstract=row.abstract or "",
-        thumbnail_url=row.thumbnail_url,
-        published_at=row.published_at,
-        upvotes=row.upvotes,
-        upvotes_captured_at=row.upvotes_captured_at,
-        extra=dict(row.extra or {}),
+        id=values["id"],
+        source=values["source"],
+        external_id=values["external_id"],
+        kind=ItemKind(values["kind"]),
+        title=values["title"],
+        url=values["url"],
+        day=values["day"],
+        authors=tuple(values["authors"] or ()),
+        abstract=values["abstract"] or "",
+        thumbnail_url=values["thumbnail_url"],
+        published_at=values["published_at"],
+        upvotes=values["upvotes"],
+        upvotes_captured_at=values["upvotes_captured_at"],
+        extra=dict(values["extra"] or {}),
     )
 
 
