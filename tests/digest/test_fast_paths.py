@@ -76,7 +76,9 @@ def test_clean_fast_path_is_the_full_normalisation(text: str) -> None:
 
 def test_item_topics_are_memoised_and_equal_to_assign_topics() -> None:
     extra = {"ai_keywords": ["diffusion model", 3], "llm_topics": ["llms", 7, "Diffusion"]}
-    assert topics.item_topics("T", "a", extra) == topics.assign_topics("T", "a", ["diffusion model", 3], ["llms", 7, "Diffusion"])
+    assert topics.item_topics("T", "a", extra) == topics.assign_topics(
+        "T", "a", ["diffusion model", 3], ["llms", 7, "Diffusion"]
+    )
     plain = {"ai_keywords": ["lora"]}
     first = topics.item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain)
     assert first == topics.assign_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", ["lora"])

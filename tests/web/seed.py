@@ -32,7 +32,7 @@ HTML_ATTACKS = [
     "</textarea><svg onload=alert(1)>",
     "javascript:alert(1)",
     "{{ 7*7 }} {% raw %} ${7*7}",
-    "<a href=\"https://evil.example\">click</a>",
+    '<a href="https://evil.example">click</a>',
     "&lt;b&gt; &amp; &#x3c;",
     "\u202eevil\u202c 뒤집힌 글자",
     "\x1b[31mred\x1b[0m \u200b zero width",

@@ -10,7 +10,9 @@ from paperbot.ports import Repository
 T0 = datetime(2025, 5, 22, 12, tzinfo=UTC)
 
 
-def _item(ident: str, day: date, *, kind: ItemKind = ItemKind.PAPER, upvotes: int = 0, source: str = "hf_daily") -> Item:
+def _item(
+    ident: str, day: date, *, kind: ItemKind = ItemKind.PAPER, upvotes: int = 0, source: str = "hf_daily"
+) -> Item:
     return Item(
         source=source,
         external_id=ident,
@@ -80,7 +82,9 @@ async def test_channel_votes_are_counts_per_channel(repository: Repository) -> N
     ]
     for n, (platform, channel, value, item_id) in enumerate(votes):
         await repository.add_vote(
-            Vote(platform, f"m{n}", f"{n:064x}", "👍" if value > 0 else "👎", value, channel_id=channel, item_id=item_id)
+            Vote(
+                platform, f"m{n}", f"{n:064x}", "👍" if value > 0 else "👎", value, channel_id=channel, item_id=item_id
+            )
         )
     found = await repository.channel_votes(paper)
     assert [(v.platform, v.channel_id, v.up, v.down, v.net) for v in found] == [
@@ -166,7 +170,10 @@ async def test_archive_reads_do_not_wait_for_a_sqlite_writer(sqlite_url: str) ->
 async def test_items_with_votes_are_list_items_with_their_votes(repository: Repository) -> None:
     day = date(2025, 5, 22)
     a, b, post = await _add(
-        repository, _item("a", day, upvotes=5), _item("b", day, upvotes=9), _item("p", day, kind=ItemKind.POST, source="blog")
+        repository,
+        _item("a", day, upvotes=5),
+        _item("b", day, upvotes=9),
+        _item("p", day, kind=ItemKind.POST, source="blog"),
     )
     for n, (item_id, value) in enumerate([(a, 1), (a, 1), (post, -1)]):
         await repository.add_vote(Vote("slack", f"m{n}", f"{n:064x}", "👍", value, channel_id=f"C{n}", item_id=item_id))

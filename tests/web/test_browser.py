@@ -47,7 +47,7 @@ def _missing() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return "selenium is not installed (pip install -e '.[dev]')"
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+    for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
             return f"{path} is missing: apt-get install chromium chromium-driver (bash .ci/run does)"
     return None

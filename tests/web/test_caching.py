@@ -39,7 +39,15 @@ async def test_changed_data_is_a_new_page(client: Client, repository: Repository
     first = await client.get(path)
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     await repository.add_vote(
-        Vote(platform="slack", message_id="m9", voter_hash="f" * 64, emoji="👍", value=1, channel_id="C9", item_id=seeded.voted)
+        Vote(
+            platform="slack",
+            message_id="m9",
+            voter_hash="f" * 64,
+            emoji="👍",
+            value=1,
+            channel_id="C9",
+            item_id=seeded.voted,
+        )
     )
     changed = await client.get(path, headers={"If-None-Match": etag})
     assert changed.status == 200

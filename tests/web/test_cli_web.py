@@ -78,14 +78,18 @@ def test_paperbot_web_serves_a_seeded_database_with_a_token(tmp_path: Path) -> N
 
     asyncio.run(fill())
     port = free_port()
-    env = {"PAPERBOT_DATABASE_URL": url, "PAPERBOT_WEB_TOKEN": "a-long-enough-test-token", "PAPERBOT_HTTP_PORT": str(port)}
+    env = {
+        "PAPERBOT_DATABASE_URL": url,
+        "PAPERBOT_WEB_TOKEN": "a-long-enough-test-token",
+        "PAPERBOT_HTTP_PORT": str(port),
+    }
     with paperbot_web(tmp_path, env=env) as process:
         wait_for(lambda: get(port, "/healthz")[0] == 200, deadline=STARTUP_DEADLINE, what="paperbot web to answer")
         assert get(port, "/")[0] == 401
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/day/2025-05-22", headers={"Authorization": "Bearer a-long-enough-test-token"}
         )
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own http://127.0.0.1 URL
             assert response.status == 200
             assert "Web-Shepherd" in response.read().decode()
         process.send_signal(signal.SIGINT)

@@ -97,7 +97,7 @@ def test_paths_and_weeks() -> None:
     assert links.parse_week("2025-W21") == date(2025, 5, 19)
     assert links.parse_week("2020-W53") == date(2020, 12, 28)
     for bad in ("2025-W54", "2025-W00", "2025-21", "W21", "2025-W1", "2025-w21 "):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="ISO week"):
             links.parse_week(bad)
     assert links.search_path("a b", since="7d", source=None, page=2) == "/search?q=a+b&since=7d&page=2"
     assert links.absolute(None, "/x") is None
@@ -118,8 +118,16 @@ def test_web_base_url_is_normalised(value: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["papers.example.com", "javascript:alert(1)", "ftp://x.example", "https://x.example/?a=1", "https://x.example/#f",
-     'https://x.example/"><b>', "https://x.example/a b", "https://x.example/a|b"],
+    [
+        "papers.example.com",
+        "javascript:alert(1)",
+        "ftp://x.example",
+        "https://x.example/?a=1",
+        "https://x.example/#f",
+        'https://x.example/"><b>',
+        "https://x.example/a b",
+        "https://x.example/a|b",
+    ],
 )
 def test_bad_web_base_urls_are_refused(value: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     from paperbot.config import load_settings
@@ -133,7 +141,7 @@ def test_a_short_web_token_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
     from paperbot.config import load_settings
 
     monkeypatch.setenv("PAPERBOT_WEB_TOKEN", "short")
-    with pytest.raises(ConfigError, match="PAPERBOT_WEB_TOKEN: .*16"):
+    with pytest.raises(ConfigError, match=r"PAPERBOT_WEB_TOKEN: .*16"):
         load_settings(cwd=tmp_path)
     monkeypatch.setenv("PAPERBOT_WEB_TOKEN", "x" * 16)
     settings = load_settings(cwd=tmp_path)

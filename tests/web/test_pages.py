@@ -119,7 +119,9 @@ async def test_an_item_page_has_summary_abstract_history_and_votes_per_channel(
     assert len(re.findall(r'<circle cx="[\d.]+" cy="[\d.]+" r="4" class="dot">', body)) == 3
     assert "외 9명" in body  # 21 authors: 12 shown, the rest folded
     voted = await fetch(client, f"/paper/{seeded.voted}")
-    rows = re.findall(r"<tr><td>(\w+)</td><td><code>(\w+)</code></td><td>(\d+)</td><td>(\d+)</td><td>([+-]\d+)</td>", voted)
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td><code>(\w+)</code></td><td>(\d+)</td><td>(\d+)</td><td>([+-]\d+)</td>", voted
+    )
     assert rows == [("discord", "111", "6", "3", "+3"), ("slack", "C222", "3", "0", "+3")]
     assert "voter" not in voted and "0" * 64 not in voted  # counts only, never who
     crowded = await fetch(client, f"/paper/{seeded.crowded[0]}")

@@ -31,9 +31,12 @@ def week_path(day: date) -> str:
 def parse_week(label: str) -> date:
     """``2024-W16`` → the Monday of that ISO week; ValueError for anything else (``2024-W54``, ``2024-16``)."""
     match = _WEEK_RE.match(label)
-    if match is None:
-        raise ValueError(f"not an ISO week: {label!r}")
-    return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    try:
+        if match is None:
+            raise ValueError("no YYYY-Www")
+        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO week: {label[:40]!r} ({exc})") from None
 
 
 def week_days(monday: date) -> tuple[date, date]:
