@@ -167,3 +167,19 @@ async def test_health_and_metrics_stay_open_on_a_private_archive(repository: Any
 def test_token_comparison(given: str) -> None:
     assert token_matches(TOKEN, TOKEN)
     assert not token_matches(given, TOKEN)
+
+
+async def test_the_token_form_and_redirect_never_leave_the_site(make_client: ClientFactory, seeded: Seeded) -> None:
+    client = await make_client(token=TOKEN)
+    base = f"http://127.0.0.1:{client.port}"
+    for path in ("//evil.example/x", "/\\evil.example/x", "///evil.example"):
+        # The test client refuses such paths itself; a browser sends them as they are.
+        asked = await client.session.get(base + path, allow_redirects=False)
+        body = await asked.text()
+        assert asked.status in (401, 404), path
+        actions = [e.attrs.get("action") for e in parse(body) if e.tag == "form"]
+        assert all(a and a.startswith("/") and not a.startswith(("//", "/\\")) for a in actions), actions
+        given = await client.session.get(f"{base}{path}?token={TOKEN}", allow_redirects=False)
+        if given.status == 303:
+            location = given.headers["Location"]
+            assert location.startswith("/") and not location.startswith(("//", "/\\")), location

@@ -156,7 +156,7 @@ class Archive:
         form = None
         if token_form:
             keep = [(k, v[:_MAX_PARAM]) for k, v in request.query.items() if k != "token"][:10]
-            form = {"action": request.path, "keep": keep}
+            form = {"action": _local_path(request), "keep": keep}
         return self.page(request, "message.html.j2", status=status, heading=heading, message=text, token_form=form)
 
     def not_found(self, request: web.Request, what: str = "찾는 페이지가 없습니다.") -> web.Response:
@@ -323,9 +323,8 @@ class Archive:
                 return self._unauthorized(request, "토큰이 맞지 않습니다.")
             # Remember it in a cookie and drop it from the address bar (and from history, logs, Referer).
             rest = [(k, v) for k, v in request.query.items() if k != "token"]
-            response = web.Response(
-                status=303, headers={"Location": request.path + ("?" + urlencode(rest) if rest else "")}
-            )
+            location = _local_path(request) + ("?" + urlencode(rest) if rest else "")
+            response = web.Response(status=303, headers={"Location": location})
             response.set_cookie(
                 COOKIE,
                 cookie_value(token),
@@ -349,6 +348,11 @@ class Archive:
         response.headers["WWW-Authenticate"] = 'Bearer realm="paperbot"'
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _local_path(request: web.Request) -> str:
+    """The request's path as a link on this site: ``//evil.example/`` would leave it (a scheme-relative URL)."""
+    return "/" + request.path.lstrip("/\\")
 
 
 def _not_modified(request: web.Request, etag: str, first_served: datetime) -> bool:
