@@ -5,7 +5,9 @@ English titles and abstracts from the real fixture vocabulary, Korean bullets fr
 search documents), spread over the days as on Hugging Face (``--layout real``, the default: seven years, ~45 papers
 a weekday) or as bench_search spreads them (``--layout dense``: ~100 items every day), and adds what the archive reads besides: a summary for every
 item, 20,000 reaction votes in four channels, upvote history (three captures of every paper of the last 60 days),
-and source states. Then starts ``paperbot web`` on it in its own process and times sequential GETs over one
+and source states. The items' topics are stored as paperbot keeps them (``service.archive.store_missing_topics``,
+what the archive's TopicKeeper runs when it starts; the time it took is printed: what the first start after an
+upgrade or a taxonomy change costs once). Then starts ``paperbot web`` on it in its own process and times sequential GETs over one
 keep-alive connection: the front page, random days, random ISO weeks, random items, Korean and English searches
 (first and third result pages), ``/top`` over 7 and 30 days, ``/sources``.
 
@@ -23,6 +25,7 @@ Usage: .venv/bin/python bench/bench_web.py [--items 100000] [--rounds 5] [--layo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -40,7 +43,10 @@ from urllib.parse import quote
 
 from bench_search import QUERIES, build, percentile
 
+from paperbot.service.archive import store_missing_topics
 from paperbot.store import migrate
+from paperbot.store.engine import create_engine
+from paperbot.store.sql import SqlRepository
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 50.0
@@ -110,6 +116,15 @@ def add_archive_rows(path: Path, rng: random.Random, days: int) -> None:
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
+
+
+async def store_topics(url: str) -> int:
+    """The items' topics, stored as the archive's TopicKeeper stores them."""
+    engine = create_engine(url)
+    try:
+        return await store_missing_topics(SqlRepository(engine))
+    finally:
+        await engine.dispose()
 
 
 def pages(rng: random.Random, n_items: int, days: int) -> dict[str, list[str]]:
@@ -248,6 +263,9 @@ def main() -> None:
             )
         else:
             print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
+        started = time.perf_counter()
+        stored = asyncio.run(store_topics(url))
+        print(f"stored the topics of {stored:,} items in {time.perf_counter() - started:.1f} s")
         with sqlite3.connect(path) as db:
             weekly = db.execute(
                 "SELECT count(*) * 7.0 / (julianday(max(day)) - julianday(min(day)) + 1) FROM items WHERE kind = 'paper'"

@@ -342,6 +342,28 @@ class RankedItem:
 
     item: Item
     team_votes: int
+    #: Its topics as stored under the taxonomy version the caller asked for (None: not stored, or stored by another).
+    topics: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    """What a listing ranks an item by, without its text: a week's page ranks hundreds of these and reads the whole
+    item only for the few it shows.
+
+    ``backlog``: the item's ``extra["backlog"]`` mark (a feed's first fetch). ``topics`` as in :class:`RankedItem`.
+    """
+
+    id: int
+    source: str
+    external_id: str
+    kind: ItemKind
+    day: date
+    upvotes: int
+    published_at: datetime | None
+    backlog: bool
+    team_votes: int
+    topics: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ The repository is split by concern (each Protocol small); ``Repository`` is all 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -20,6 +20,7 @@ from paperbot.domain import (
     DigestRun,
     Item,
     ItemKind,
+    ListedItem,
     LlmUsage,
     PostRef,
     RankedItem,
@@ -278,8 +279,29 @@ class ArchiveRepository(Protocol):
         """Reaction votes on the item per (platform, channel): counts only, most votes first."""
         ...
 
-    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
-        """``list_items`` of the days, each with its team votes (every channel), in one query."""
+    async def items_with_votes(
+        self, *, day_from: date, day_to: date, kind: ItemKind | None = None, topics_version: str | None = None
+    ) -> list[RankedItem]:
+        """``list_items`` of the days, each with its team votes (every channel), in one query; with
+        ``topics_version``, each with its topics if they are stored under that version."""
+        ...
+
+    async def listed_items(self, *, day_from: date, day_to: date, topics_version: str) -> list[ListedItem]:
+        """The items of the days without their text, in ``items_with_votes`` order: what ranking reads, their team
+        votes and their topics if stored under ``topics_version``."""
+        ...
+
+    async def items_with_summaries(self, item_ids: Sequence[int]) -> dict[int, tuple[Item, Summary | None]]:
+        """The items of ``item_ids`` (unknown ids left out), each with its latest summary, in one read."""
+        ...
+
+    async def save_topics(self, version: str, topics: Mapping[int, Sequence[str]]) -> int:
+        """Store or replace items' topics under taxonomy ``version``; ids of items that no longer exist are skipped.
+        Returns how many were stored."""
+        ...
+
+    async def items_needing_topics(self, version: str, *, after_id: int = 0, limit: int = 500) -> list[Item]:
+        """Up to ``limit`` items with an id above ``after_id`` whose topics are not stored under ``version``, by id."""
         ...
 
     async def top_items(

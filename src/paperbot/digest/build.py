@@ -36,7 +36,13 @@ def _is_backlog(item: Item) -> bool:
     return bool(item.extra.get("backlog"))
 
 
-def _topics(item: Item) -> tuple[str, ...]:
+#: Topics already known per item id (stored with the items), so a listing need not classify them again.
+KnownTopics = Mapping[int, tuple[str, ...]]
+
+
+def _topics(item: Item, known: KnownTopics) -> tuple[str, ...]:
+    if item.id is not None and (found := known.get(item.id)) is not None:
+        return found
     return item_topics(item.title, item.abstract, item.extra)
 
 
@@ -84,12 +90,13 @@ def _posts(
     filters: ChannelFilters,
     exclude: Collection[int],
     team_votes: Mapping[int, int],
+    known: KnownTopics,
 ) -> list[tuple[Item, Verdict, tuple[str, ...], int]]:
     kept = []
     for item in posts:
         if item.kind is not ItemKind.POST or _is_backlog(item) or (item.id is not None and item.id in exclude):
             continue
-        topics = _topics(item)
+        topics = _topics(item, known)
         verdict = check_filters(item, topics, filters)
         if verdict.keep:
             votes = team_votes.get(item.id, 0) if item.id is not None else 0
@@ -129,8 +136,13 @@ def build_daily(
     policy: RankingPolicy = DEFAULT_POLICY,
     exclude_item_ids: Collection[int] = (),
     target: str | None = None,
+    known_topics: KnownTopics | None = None,
 ) -> Digest:
-    """The daily digest of ``day``: ranked papers of that HF day, then ``posts`` (already windowed by the caller)."""
+    """The daily digest of ``day``: ranked papers of that HF day, then ``posts`` (already windowed by the caller).
+
+    ``known_topics``: topics already known per item id (the others are assigned here).
+    """
+    known = known_topics or {}
     summaries = summaries or {}
     team_votes = team_votes or {}
     filters = filters or ChannelFilters()
@@ -140,7 +152,7 @@ def build_daily(
     topics_of: dict[tuple[str, str], tuple[str, ...]] = {}
     checked: list[tuple[Item, Verdict]] = []
     for item in candidates:
-        topics = _topics(item)
+        topics = _topics(item, known)
         topics_of[(item.source, item.external_id)] = topics
         verdict = check_filters(item, topics, filters)
         if verdict.keep:
@@ -150,7 +162,7 @@ def build_daily(
         _entry(r, summaries, topics_of[(r.item.source, r.item.external_id)], reasons(r, total=len(checked)))
         for r in ranked
     )
-    kept_posts = _posts(post_list, filters, exclude_item_ids, team_votes)
+    kept_posts = _posts(post_list, filters, exclude_item_ids, team_votes, known)
     kept_posts.sort(key=lambda row: _post_sort_key(row[0]), reverse=True)
     post_entries = _post_entries(kept_posts[: policy.max_posts], summaries, default_reason="새 글")
     sections = []
@@ -187,8 +199,13 @@ def build_weekly(
     filters: ChannelFilters | None = None,
     policy: RankingPolicy = DEFAULT_POLICY,
     target: str | None = None,
+    known_topics: KnownTopics | None = None,
 ) -> Digest:
-    """Best of the week ending on ``day``: top papers by HF upvotes and team votes grouped by topic, then posts."""
+    """Best of the week ending on ``day``: top papers by HF upvotes and team votes grouped by topic, then posts.
+
+    ``known_topics``: topics already known per item id (the others are assigned here).
+    """
+    known = known_topics or {}
     summaries = summaries or {}
     team_votes = team_votes or {}
     filters = filters or ChannelFilters()
@@ -198,7 +215,7 @@ def build_weekly(
     topics_of: dict[tuple[str, str], tuple[str, ...]] = {}
     checked: list[tuple[Item, Verdict]] = []
     for item in paper_list:
-        topics = _topics(item)
+        topics = _topics(item, known)
         topics_of[(item.source, item.external_id)] = topics
         verdict = check_filters(item, topics, filters)
         if verdict.keep:
@@ -210,7 +227,7 @@ def build_weekly(
         primary = topics[0] if topics else OTHER
         groups.setdefault(primary, []).append(_entry(r, summaries, topics, reasons(r, weekly=True, total=len(checked))))
     sections = [DigestSection(topic, tuple(groups[topic])) for topic in TOPICS if topic in groups]
-    kept_posts = _posts(post_list, filters, (), team_votes)
+    kept_posts = _posts(post_list, filters, (), team_votes, known)
     kept_posts.sort(key=lambda row: (row[3], _post_sort_key(row[0])), reverse=True)
     post_entries = _post_entries(kept_posts[: policy.weekly_max_posts], summaries, default_reason="이번 주 새 글")
     if post_entries:

@@ -66,8 +66,16 @@ class Verdict:
     matched_topics: tuple[str, ...] = ()
 
 
+_KEEP = Verdict(keep=True)
+_DROP = Verdict(keep=False)
+
+
 def check_filters(item: Item, topics: Iterable[str], filters: ChannelFilters) -> Verdict:
     """Apply ``filters``: sources and exclusions always; keywords, topics and minimum upvotes unless pinned."""
+    if not (filters.sources or filters.exclude or filters.keywords or filters.authors or filters.topics):
+        # Nothing but the upvote minimum: the verdict the full path below gives, without building its parts (a
+        # week's listing checks hundreds of papers against no filters at all).
+        return _DROP if item.kind is ItemKind.PAPER and item.upvotes < filters.min_upvotes else _KEEP
     if filters.sources and item.source not in filters.sources:
         return Verdict(keep=False)
     haystack = _haystack(item) if filters.exclude or filters.keywords else ""  # only phrases look at the text

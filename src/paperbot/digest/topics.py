@@ -3,10 +3,15 @@
 Assignment is deterministic: keyword rules scored over the title (weight 3), the HF ``ai_keywords`` (weight 2) and
 the abstract (weight 1). When an LLM has proposed topics (``item.extra["llm_topics"]``, a list of names from this
 taxonomy), those refine the rules: known names are taken in the LLM's order, unknown ones ignored.
+
+:data:`TAXONOMY_VERSION` fingerprints everything that decides an item's topics, so topics stored with an item (the
+archive keeps them) are known to be stale as soon as the taxonomy, its phrases or its weights change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -251,16 +256,26 @@ def _counts(text: str) -> dict[str, int]:
     return {topic: min(count, 3) for topic, count in counts.items()}
 
 
+#: Other spellings of topic names (an LLM's or a channel's), keyed like :func:`canonical_topic` compares them.
+ALIASES: Mapping[str, str] = {
+    "prompt": "Prompting",
+    "finetuning": "Fine-Tuning",
+    "multimodalmodels": "Multimodal",
+    "diffusionmodels": "Diffusion",
+    "largelanguagemodels": "LLMs",
+    "llm": "LLMs",
+    "recommendationsystem": "Recommendation",
+    "redteam": "Red Teaming",
+}
+
+
 def canonical_topic(name: str) -> str | None:
     """The taxonomy name for ``name`` (case and punctuation insensitive), or None."""
     key = re.sub(r"[^0-9a-z]", "", name.lower())
     for topic in TOPICS:
         if re.sub(r"[^0-9a-z]", "", topic.lower()) == key:
             return topic
-    aliases = {"prompt": "Prompting", "finetuning": "Fine-Tuning", "multimodalmodels": "Multimodal"}
-    aliases |= {"diffusionmodels": "Diffusion", "largelanguagemodels": "LLMs", "llm": "LLMs"}
-    aliases |= {"recommendationsystem": "Recommendation", "redteam": "Red Teaming"}
-    return aliases.get(key)
+    return ALIASES.get(key)
 
 
 def assign_topics(
@@ -292,19 +307,49 @@ def assign_topics(
     return tuple(ordered[:_MAX_TOPICS])
 
 
-def item_topics(title: str, abstract: str, extra: Mapping[str, Any]) -> tuple[str, ...]:
-    """:func:`assign_topics` reading HF keywords and LLM topics from an item's ``extra`` (memoised: a week's page
-    and its digest ask for the same few hundred items again and again)."""
+def _extra_inputs(extra: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     keywords = extra.get("ai_keywords")
     llm = extra.get("llm_topics")
-    return _item_topics(
-        title,
-        abstract,
+    return (
         tuple(str(k) for k in keywords) if isinstance(keywords, list) else (),
         tuple(t for t in llm if isinstance(t, str)) if isinstance(llm, list) else (),  # others are ignored anyway
     )
 
 
+def item_topics(title: str, abstract: str, extra: Mapping[str, Any]) -> tuple[str, ...]:
+    """:func:`assign_topics` reading HF keywords and LLM topics from an item's ``extra`` (memoised: a digest and
+    its pages ask for the same items again and again)."""
+    return _item_topics(title, abstract, *_extra_inputs(extra))
+
+
+def assign_item_topics(title: str, abstract: str, extra: Mapping[str, Any]) -> tuple[str, ...]:
+    """:func:`item_topics` without the memo, for items seen once (storing every item's topics)."""
+    return assign_topics(title, abstract, *_extra_inputs(extra))
+
+
 @lru_cache(maxsize=8192)
 def _item_topics(title: str, abstract: str, keywords: tuple[str, ...], llm: tuple[str, ...]) -> tuple[str, ...]:
     return assign_topics(title, abstract, keywords, llm)
+
+
+#: Raise when the assignment code changes what it returns for the same taxonomy (the data below is hashed anyway).
+_ALGORITHM = 1
+
+
+def taxonomy_version(
+    topics: Iterable[str] = TOPICS, rules: Mapping[str, Iterable[str]] = RULES, aliases: Mapping[str, str] = ALIASES
+) -> str:
+    """A short fingerprint of what decides topics: the taxonomy, its phrases, aliases, weights and thresholds."""
+    material = [
+        _ALGORITHM,
+        list(topics),
+        {topic: list(phrases) for topic, phrases in rules.items()},
+        dict(aliases),
+        [_WEIGHT_TITLE, _WEIGHT_KEYWORDS, _WEIGHT_ABSTRACT, _MIN_SCORE, _MAX_TOPICS],
+    ]
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=True).encode("ascii")
+    return f"{_ALGORITHM}.{hashlib.blake2b(encoded, digest_size=6).hexdigest()}"
+
+
+#: The version stored beside an item's topics; topics stored under any other version are recomputed.
+TAXONOMY_VERSION = taxonomy_version()

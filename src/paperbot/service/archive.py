@@ -1,34 +1,42 @@
 """Read-only use cases behind the web archive: a whole HF day, a week's best-of, one item, search, what the team
 liked, the sources' health.
 
-Every page is a frozen dataclass of domain objects, ready for any renderer; nothing here writes. Listings reuse
-the digest's pure builders, so a day's page ranks its papers exactly as the digest does, only without the cut, and
+Every page is a frozen dataclass of domain objects, ready for any renderer; no page writes. Listings reuse the
+digest's pure builders, so a day's page ranks its papers exactly as the digest does, only without the cut, and
 counts the votes of every channel (the archive belongs to the whole team, not to one channel).
+
+Topics: a week's page ranks and charts hundreds of items, and assigning their topics from the abstracts took most
+of its time. They are stored with the items under the taxonomy version (:class:`TopicKeeper` stores every missing or
+stale one when the archive starts, and whatever a page had to assign itself later); a page reads the stored ones and
+assigns the others itself with the same function, so a page is the same whether they were stored or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from paperbot.digest.build import OFFLINE_BACKEND, build_daily, build_weekly
+from paperbot.digest.build import OFFLINE_BACKEND, KnownTopics, build_daily, build_weekly
 from paperbot.digest.links import week_days
 from paperbot.digest.ranking import DEFAULT_POLICY, RankingPolicy
-from paperbot.digest.topics import OTHER, TOPICS, item_topics
+from paperbot.digest.topics import OTHER, TAXONOMY_VERSION, TOPICS, assign_item_topics, item_topics
 from paperbot.domain import (
     ChannelVotes,
     Digest,
     DigestEntry,
     Item,
     ItemKind,
+    ListedItem,
     RankedItem,
     SourceActivity,
     SourceState,
     Summary,
     UpvotePoint,
 )
+from paperbot.errors import StoreError
 from paperbot.ports import Repository
 from paperbot.service.search import NO_QUERY, NO_RESULTS, results_of
 
@@ -45,6 +53,84 @@ ACTIVITY_DAYS = 90
 #: has probably changed its layout in a way the parser does not notice ("silent drift").
 DRIFT_FACTOR = 4
 MIN_DRIFT_DAYS = 14
+#: Items per read-assign-store step of the topic backfill (a few milliseconds of the event loop each).
+TOPIC_BATCH = 250
+
+logger = logging.getLogger("paperbot.archive")
+
+
+# --- stored topics ----------------------------------------------------------------------------------------------
+
+
+async def store_missing_topics(repository: Repository, *, batch: int = TOPIC_BATCH) -> int:
+    """Assign and store the topics of every item whose topics are not stored under the current taxonomy version
+    (new since the last run, or stored by another version); returns how many were stored."""
+    stored = 0
+    after = 0
+    while items := await repository.items_needing_topics(TAXONOMY_VERSION, after_id=after, limit=batch):
+        topics = {item.id: assign_item_topics(item.title, item.abstract, item.extra) for item in items if item.id}
+        stored += await repository.save_topics(TAXONOMY_VERSION, topics)
+        after = max(item.id or 0 for item in items)
+        await asyncio.sleep(0)  # let the pages run between batches
+    return stored
+
+
+class TopicKeeper:
+    """Keeps the archive's stored topics complete, beside the pages: first every missing or stale item
+    (:func:`store_missing_topics`), then the topics pages had to assign themselves (items collected since), handed
+    over with :meth:`note`. Pages never wait for it. A database the archive may not write to (a read-only role)
+    costs one warning; pages then keep assigning topics themselves."""
+
+    def __init__(self, repository: Repository) -> None:
+        self._repository = repository
+        self._pending: dict[int, tuple[str, ...]] = {}
+        self._wake = asyncio.Event()
+        self._failing = False
+
+    def note(self, topics: Mapping[int, tuple[str, ...]]) -> None:
+        """Topics a page assigned because none were stored: store them soon."""
+        if topics:
+            self._pending.update(topics)
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Backfill, then store what pages note, until cancelled."""
+        try:
+            stored = await store_missing_topics(self._repository)
+            if stored:
+                logger.info("stored the topics of %d items (taxonomy %s)", stored, TAXONOMY_VERSION)
+        except StoreError as exc:
+            self._failed(exc)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            try:
+                await self._repository.save_topics(TAXONOMY_VERSION, pending)
+                self._failing = False
+            except StoreError as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: StoreError) -> None:
+        if not self._failing:
+            logger.warning("cannot store item topics (pages assign them themselves): %s", exc)
+        self._failing = True
+
+
+def _known_topics(
+    stored: Iterable[tuple[int, tuple[str, ...] | None]], items: Mapping[int, Item], keeper: TopicKeeper | None
+) -> dict[int, tuple[str, ...]]:
+    """Per item id its stored topics, or the topics assigned here (from ``items``) and noted to ``keeper``."""
+    known: dict[int, tuple[str, ...]] = {}
+    assigned: dict[int, tuple[str, ...]] = {}
+    for item_id, topics in stored:
+        if topics is not None:
+            known[item_id] = topics
+        elif (item := items.get(item_id)) is not None:
+            assigned[item_id] = known[item_id] = item_topics(item.title, item.abstract, item.extra)
+    if keeper is not None:
+        keeper.note(assigned)
+    return known
 
 
 def is_extractive(summary: Summary | None) -> bool:
@@ -84,7 +170,7 @@ async def _summaries(repository: Repository, items: Iterable[Item]) -> dict[int,
 
 
 def _post_entries(
-    posts: Sequence[Item], summaries: Mapping[int, Summary], votes: Mapping[int, int]
+    posts: Sequence[Item], summaries: Mapping[int, Summary], votes: Mapping[int, int], topics: KnownTopics
 ) -> tuple[DigestEntry, ...]:
     newest_first = sorted(
         posts, key=lambda p: (p.published_at or datetime(1970, 1, 1, tzinfo=UTC), p.id or 0), reverse=True
@@ -94,7 +180,7 @@ def _post_entries(
             item=item,
             rank=rank,
             summary=summaries.get(item.id or 0),
-            topics=item_topics(item.title, item.abstract, item.extra),
+            topics=topics.get(item.id or 0) or item_topics(item.title, item.abstract, item.extra),
             team_votes=votes.get(item.id or 0, 0),
             score=float(votes.get(item.id or 0, 0)),
         )
@@ -102,21 +188,24 @@ def _post_entries(
     )
 
 
-async def day_page(repository: Repository, day: date) -> DayPage:
+async def day_page(repository: Repository, day: date, *, keeper: TopicKeeper | None = None) -> DayPage:
     """Every paper of the HF day ``day`` and every blog post dated that day (including posts that were seen as a
     feed's backlog and never posted: the archive holds everything collected)."""
     ranked_items, (previous_day, next_day) = await asyncio.gather(
-        repository.items_with_votes(day_from=day, day_to=day), repository.neighbour_days(day)
+        repository.items_with_votes(day_from=day, day_to=day, topics_version=TAXONOMY_VERSION),
+        repository.neighbour_days(day),
     )
     every, votes = _split_votes(ranked_items)
+    by_id = {item.id: item for item in every if item.id is not None}
+    topics = _known_topics(((r.item.id or 0, r.topics) for r in ranked_items), by_id, keeper)
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
     summaries = await _summaries(repository, every)
-    ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS)
+    ranked = build_daily(day, papers, summaries=summaries, team_votes=votes, policy=ALL_PAPERS, known_topics=topics)
     return DayPage(
         day=day,
         papers=ranked.entries,
-        posts=_post_entries(posts, summaries, votes),
+        posts=_post_entries(posts, summaries, votes, topics),
         previous_day=previous_day,
         next_day=next_day,
     )
@@ -148,11 +237,14 @@ class WeekPage:
     next_week: date | None
 
 
-def topic_bars(papers: Iterable[Item], votes: Mapping[int, int]) -> tuple[TopicBar, ...]:
-    """Papers per primary topic (the one a weekly digest groups them under), in the taxonomy's order."""
+def topic_bars(
+    papers: Iterable[Item], votes: Mapping[int, int], known: KnownTopics | None = None
+) -> tuple[TopicBar, ...]:
+    """Papers per primary topic (the one a weekly digest groups them under), in the taxonomy's order; ``known``:
+    topics already known per item id."""
     counts: dict[str, list[int]] = {}
     for item in papers:
-        topics = item_topics(item.title, item.abstract, item.extra)
+        topics = (known or {}).get(item.id or 0) or item_topics(item.title, item.abstract, item.extra)
         bar = counts.setdefault(topics[0] if topics else OTHER, [0, 0, 0])
         bar[0] += 1
         bar[1] += votes.get(item.id or 0, 0)
@@ -164,21 +256,59 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-async def week_page(repository: Repository, monday: date, *, policy: RankingPolicy = DEFAULT_POLICY) -> WeekPage:
-    """The ISO week starting on ``monday``: the weekly digest of its seven days and the topic picture."""
-    first, last = week_days(monday)
-    ranked_items, (before, after) = await asyncio.gather(
-        repository.items_with_votes(day_from=first, day_to=last), repository.neighbour_days(first, last=last)
+def _ranking_stand_in(row: ListedItem) -> Item:
+    """An item as ranking without filters reads it (no text): every entry the page shows gets its whole item."""
+    return Item(
+        source=row.source,
+        external_id=row.external_id,
+        kind=row.kind,
+        title="",
+        url="",
+        day=row.day,
+        published_at=row.published_at,
+        upvotes=row.upvotes,
+        extra={"backlog": True} if row.backlog else {},
+        id=row.id,
     )
-    every, votes = _split_votes(ranked_items)
+
+
+async def week_page(
+    repository: Repository,
+    monday: date,
+    *,
+    policy: RankingPolicy = DEFAULT_POLICY,
+    keeper: TopicKeeper | None = None,
+) -> WeekPage:
+    """The ISO week starting on ``monday``: the weekly digest of its seven days and the topic picture.
+
+    The week's items are ranked from their listing (no text, stored topics); only the entries shown are read whole,
+    with their summaries (and the items without stored topics, to assign them)."""
+    first, last = week_days(monday)
+    listed, (before, after) = await asyncio.gather(
+        repository.listed_items(day_from=first, day_to=last, topics_version=TAXONOMY_VERSION),
+        repository.neighbour_days(first, last=last),
+    )
+    unassigned = [row.id for row in listed if row.topics is None]
+    whole = await repository.items_with_summaries(unassigned) if unassigned else {}
+    topics = _known_topics(
+        ((row.id, row.topics) for row in listed), {i: item for i, (item, _) in whole.items()}, keeper
+    )
+    votes = {row.id: row.team_votes for row in listed if row.team_votes}
+    every = [_ranking_stand_in(row) for row in listed]
     papers = [item for item in every if item.kind is ItemKind.PAPER]
     posts = [item for item in every if item.kind is ItemKind.POST]
-    digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy)
-    summaries = await _summaries(repository, (entry.item for entry in digest.entries))
+    digest = build_weekly(last, papers, posts, team_votes=votes, policy=policy, known_topics=topics)
+    shown = [entry.item.id for entry in digest.entries if entry.item.id is not None and entry.item.id not in whole]
+    if shown:
+        whole |= await repository.items_with_summaries(shown)
     sections = tuple(
         replace(
             section,
-            entries=tuple(replace(e, summary=summaries.get(e.item.id or 0)) for e in section.entries),
+            entries=tuple(
+                replace(e, item=whole[e.item.id][0], summary=whole[e.item.id][1])
+                for e in section.entries
+                if e.item.id in whole  # an item deleted meanwhile is left out
+            ),
         )
         for section in digest.sections
     )
@@ -188,7 +318,7 @@ async def week_page(repository: Repository, monday: date, *, policy: RankingPoli
         monday=first,
         sunday=last,
         digest=digest,
-        topics=topic_bars(papers, votes),
+        topics=topic_bars(papers, votes, topics),
         papers=len(papers),
         previous_week=_monday(before) if before else None,
         next_week=_monday(after) if after else None,

@@ -14,7 +14,10 @@ from sqlalchemy.pool import StaticPool
 
 from paperbot.errors import ConfigError
 
-#: Execution option of a transaction that only reads (``engine.execution_options(**{READ_ONLY: True})``).
+#: Execution option of a transaction that only reads (``engine.execution_options(**{READ_ONLY: True})``). On
+#: SQLite it sends no BEGIN: each statement is its own read transaction (one consistent snapshot per statement, not
+#: over several), which neither waits for a writer nor blocks one in WAL mode and saves the BEGIN and COMMIT round
+#: trips to aiosqlite's thread. Whatever needs one snapshot over several statements must not use it.
 READ_ONLY = "paperbot_read_only"
 #: How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -98,7 +101,8 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Read-only transactions (READ_ONLY below) begin deferred: in WAL mode readers neither wait for the writer
-        # nor block it, so the web archive's pages never queue behind a collect.
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Reads (READ_ONLY above) send no BEGIN: the connection is in autocommit mode (isolation_level None), so
+        # each statement reads one snapshot by itself, never queues behind a collect's write lock, and the reads
+        # of a page cost no BEGIN round trip (the COMMIT that ends them is a no-op).
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -7,7 +7,7 @@ It honours the same uniqueness rules and ordering as ``SqlRepository``; the cont
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -19,6 +19,7 @@ from paperbot.domain import (
     DigestRun,
     Item,
     ItemKind,
+    ListedItem,
     LlmUsage,
     RankedItem,
     RunStatus,
@@ -57,6 +58,7 @@ class InMemoryRepository:
         self._search = search.MemorySearchIndex()
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._upvote_history: dict[int, dict[datetime, int]] = {}
+        self._topics: dict[int, tuple[str, tuple[str, ...]]] = {}  # item id -> (taxonomy version, topics)
 
     async def close(self) -> None:
         return None
@@ -382,10 +384,59 @@ class InMemoryRepository:
         found = [ChannelVotes(platform, channel, up, down) for (platform, channel), (up, down) in counts.items()]
         return sorted(found, key=lambda v: (-(v.up + v.down), v.platform, v.channel_id or ""))
 
-    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
+    async def items_with_votes(
+        self, *, day_from: date, day_to: date, kind: ItemKind | None = None, topics_version: str | None = None
+    ) -> list[RankedItem]:
         items = await self.list_items(day_from=day_from, day_to=day_to, kind=kind)
         totals = await self.vote_totals([item.id for item in items if item.id is not None])
-        return [RankedItem(item, totals.get(item.id or 0, 0)) for item in items]
+        return [
+            RankedItem(item, totals.get(item.id or 0, 0), self._stored_topics(item.id or 0, topics_version))
+            for item in items
+        ]
+
+    def _stored_topics(self, item_id: int, version: str | None) -> tuple[str, ...] | None:
+        stored = self._topics.get(item_id)
+        return stored[1] if stored is not None and version is not None and stored[0] == version else None
+
+    async def listed_items(self, *, day_from: date, day_to: date, topics_version: str) -> list[ListedItem]:
+        return [
+            ListedItem(
+                id=r.item.id or 0,
+                source=r.item.source,
+                external_id=r.item.external_id,
+                kind=r.item.kind,
+                day=r.item.day,
+                upvotes=r.item.upvotes,
+                published_at=r.item.published_at,
+                backlog=bool(r.item.extra.get("backlog")),
+                team_votes=r.team_votes,
+                topics=r.topics,
+            )
+            for r in await self.items_with_votes(day_from=day_from, day_to=day_to, topics_version=topics_version)
+        ]
+
+    async def items_with_summaries(self, item_ids: Sequence[int]) -> dict[int, tuple[Item, Summary | None]]:
+        return {
+            item_id: (self._items[item_id], self._latest_summary(item_id))
+            for item_id in dict.fromkeys(item_ids)
+            if item_id in self._items
+        }
+
+    async def save_topics(self, version: str, topics: Mapping[int, Sequence[str]]) -> int:
+        stored = 0
+        for item_id, names in topics.items():
+            if item_id in self._items:
+                self._topics[item_id] = (version, tuple(names))
+                stored += 1
+        return stored
+
+    async def items_needing_topics(self, version: str, *, after_id: int = 0, limit: int = 500) -> list[Item]:
+        stale = (
+            item
+            for item_id, item in sorted(self._items.items())
+            if item_id > after_id and self._topics.get(item_id, ("",))[0] != version
+        )
+        return list(itertools.islice(stale, max(limit, 0)))
 
     async def top_items(
         self,

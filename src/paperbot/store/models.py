@@ -245,6 +245,18 @@ class UpvoteHistoryRow(Base):
     captured_at: Mapped[datetime]
 
 
+class ItemTopicsRow(Base):
+    """An item's topics as the service assigned them (``paperbot.digest.topics``), with the taxonomy version that
+    did (migration 0005): the archive's listings read them instead of classifying every abstract of a week per page.
+    Topics of another version are stale and are recomputed; an item's text never changes once stored."""
+
+    __tablename__ = "item_topics"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+
+
 class LeaseRow(Base):
     """A named lease (the leader lease of ``paperbot run``): who holds it and until when."""
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
@@ -46,6 +46,7 @@ from paperbot.domain import (
     DigestRun,
     Item,
     ItemKind,
+    ListedItem,
     LlmUsage,
     RankedItem,
     RunStatus,
@@ -67,6 +68,7 @@ from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
     ItemRow,
+    ItemTopicsRow,
     LeaseRow,
     LlmUsageRow,
     ProcessedEventRow,
@@ -98,20 +100,22 @@ def _item(row: Any) -> Item:
     )
 
 
-def _summary(row: Any) -> Summary:
+def _summary(row: Any, prefix: str = "") -> Summary:
+    """A summary from its row, or from its columns labelled ``prefix`` + name beside another table's."""
+    values = row._mapping
     return Summary(
-        id=row.id,
-        item_id=row.item_id,
-        bullets=tuple(row.bullets),
-        backend=row.backend,
-        model=row.model,
-        prompt_version=row.prompt_version,
-        input_hash=row.input_hash,
-        tokens_in=row.tokens_in,
-        tokens_out=row.tokens_out,
-        cost_usd=row.cost_usd,
-        fallback_reason=row.fallback_reason,
-        created_at=row.created_at,
+        id=values[prefix + "id"],
+        item_id=values[prefix + "item_id"],
+        bullets=tuple(values[prefix + "bullets"]),
+        backend=values[prefix + "backend"],
+        model=values[prefix + "model"],
+        prompt_version=values[prefix + "prompt_version"],
+        input_hash=values[prefix + "input_hash"],
+        tokens_in=values[prefix + "tokens_in"],
+        tokens_out=values[prefix + "tokens_out"],
+        cost_usd=values[prefix + "cost_usd"],
+        fallback_reason=values[prefix + "fallback_reason"],
+        created_at=values[prefix + "created_at"],
     )
 
 
@@ -262,7 +266,8 @@ class SqlRepository:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that only reads: deferred on SQLite (see ``READ_ONLY``), so it runs beside a writer."""
+        """A transaction that only reads: on SQLite every statement is its own snapshot (see ``READ_ONLY``), so it
+        runs beside a writer and costs no BEGIN."""
         try:
             async with self._one_at_a_time or contextlib.nullcontext(), self._reader.begin() as connection:
                 yield connection
@@ -895,9 +900,8 @@ class SqlRepository:
         if kind is not None:
             before = before.where(ItemRow.kind == kind.value)
             after = after.where(ItemRow.kind == kind.value)
-        async with self._read() as conn:
-            previous = (await conn.execute(before)).scalar_one_or_none()
-            following = (await conn.execute(after)).scalar_one_or_none()
+        async with self._read() as conn:  # one statement, one snapshot
+            previous, following = (await conn.execute(select(before.scalar_subquery(), after.scalar_subquery()))).one()
         return _as_date(previous), _as_date(following)
 
     async def upvote_history(self, item_id: int) -> list[UpvotePoint]:
@@ -935,17 +939,120 @@ class SqlRepository:
         ]
         return sorted(found, key=_channel_order)
 
-    async def items_with_votes(self, *, day_from: date, day_to: date, kind: ItemKind | None = None) -> list[RankedItem]:
+    async def items_with_votes(
+        self, *, day_from: date, day_to: date, kind: ItemKind | None = None, topics_version: str | None = None
+    ) -> list[RankedItem]:
         items = ItemRow.__table__
-        stmt: Select[Any] = select(items, _votes_of(items).label("team_votes")).where(
-            items.c.day >= day_from, items.c.day <= day_to
-        )
+        topics = ItemTopicsRow.__table__
+        stmt: Select[Any] = select(items, _votes_of(items).label("team_votes"))
+        if topics_version is not None:
+            stmt = stmt.add_columns(topics.c.topics.label("stored_topics")).select_from(
+                _with_topics(items, topics_version)
+            )
+        stmt = stmt.where(items.c.day >= day_from, items.c.day <= day_to)
         if kind is not None:
             stmt = stmt.where(items.c.kind == kind.value)
         stmt = stmt.order_by(items.c.day.desc(), items.c.upvotes.desc(), items.c.id)
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [RankedItem(_item(row), int(row.team_votes or 0)) for row in rows]
+        if topics_version is None:
+            return [RankedItem(_item(row), int(row.team_votes or 0)) for row in rows]
+        return [RankedItem(_item(row), int(row.team_votes or 0), _topics_of(row.stored_topics)) for row in rows]
+
+    async def listed_items(self, *, day_from: date, day_to: date, topics_version: str) -> list[ListedItem]:
+        items = ItemRow.__table__
+        stmt = (
+            select(
+                items.c.id,
+                items.c.source,
+                items.c.external_id,
+                items.c.kind,
+                items.c.day,
+                items.c.upvotes,
+                items.c.published_at,
+                # Only posts can be a feed's backlog: the papers' JSON is not parsed for it.
+                case((items.c.kind == ItemKind.POST.value, items.c.extra["backlog"]), else_=None).label("backlog"),
+                _votes_of(items).label("team_votes"),
+                ItemTopicsRow.__table__.c.topics,
+            )
+            .select_from(_with_topics(items, topics_version))
+            .where(items.c.day >= day_from, items.c.day <= day_to)
+            .order_by(items.c.day.desc(), items.c.upvotes.desc(), items.c.id)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            ListedItem(
+                id=item_id,
+                source=source,
+                external_id=external_id,
+                kind=ItemKind(kind),
+                day=day,
+                upvotes=upvotes,
+                published_at=published_at,
+                backlog=bool(backlog),  # the same truth test as the digest's ``extra.get("backlog")``
+                team_votes=int(votes or 0),
+                topics=_topics_of(topics),
+            )
+            for item_id, source, external_id, kind, day, upvotes, published_at, backlog, votes, topics in rows
+        ]
+
+    async def items_with_summaries(self, item_ids: Sequence[int]) -> dict[int, tuple[Item, Summary | None]]:
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return {}
+        items = ItemRow.__table__
+        summaries = SummaryRow.__table__
+        newest = summaries.alias("newest")
+        latest = (  # the summary latest_summaries picks, through the summaries' item index
+            select(newest.c.id)
+            .where(newest.c.item_id == items.c.id)
+            .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+            .limit(1)
+            .correlate(items)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(items, *(column.label(_SUMMARY_PREFIX + column.name) for column in summaries.c))
+            .select_from(items.outerjoin(summaries, summaries.c.id == latest))
+            .where(items.c.id.in_(ids))
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = {
+            row.id: (_item(row), _summary(row, _SUMMARY_PREFIX) if row.summary_id is not None else None) for row in rows
+        }
+        return {item_id: found[item_id] for item_id in ids if item_id in found}
+
+    async def save_topics(self, version: str, topics: Mapping[int, Sequence[str]]) -> int:
+        if not topics:
+            return 0
+        table = ItemTopicsRow.__table__
+        wanted = sorted(topics)  # one lock order for every writer: two archives storing at once cannot deadlock
+        async with self._tx() as conn:
+            existing = set((await conn.execute(select(ItemRow.id).where(ItemRow.id.in_(wanted)))).scalars())
+            rows = [{"item_id": i, "version": version, "topics": list(topics[i])} for i in wanted if i in existing]
+            if rows:
+                stmt = self._insert(table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["item_id"], set_={"version": stmt.excluded.version, "topics": stmt.excluded.topics}
+                )
+                await conn.execute(stmt, rows)
+        return len(rows)
+
+    async def items_needing_topics(self, version: str, *, after_id: int = 0, limit: int = 500) -> list[Item]:
+        items = ItemRow.__table__
+        topics = ItemTopicsRow.__table__
+        stmt = (
+            select(items)
+            .select_from(items.outerjoin(topics, topics.c.item_id == items.c.id))
+            .where(items.c.id > after_id, or_(topics.c.item_id.is_(None), topics.c.version != version))
+            .order_by(items.c.id)
+            .limit(max(limit, 0))
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_item(row) for row in rows]
 
     async def top_items(
         self,
@@ -993,6 +1100,19 @@ class SqlRepository:
             wanted[row.n]: SourceActivity(wanted[row.n], int(row.recent), _as_date(row.last_day))
             for row in sorted(result, key=lambda row: row.n)
         }
+
+
+_SUMMARY_PREFIX = "summary_"
+
+
+def _with_topics(items: Any, version: str) -> Any:
+    """``items`` with each item's stored topics, when they were stored under taxonomy ``version``."""
+    topics = ItemTopicsRow.__table__
+    return items.outerjoin(topics, and_(topics.c.item_id == items.c.id, topics.c.version == version))
+
+
+def _topics_of(value: Any) -> tuple[str, ...] | None:
+    return tuple(map(str, value)) if isinstance(value, list) else None
 
 
 def _votes_of(items: Any) -> Any:

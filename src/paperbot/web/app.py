@@ -18,12 +18,13 @@ process first served that exact page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import hmac
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -79,6 +80,8 @@ class WebConfig:
     #: Mark the cookie Secure (the archive's public URL is https).
     secure_cookie: bool = False
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: Keep the items' topics stored while serving (:class:`paperbot.service.archive.TopicKeeper`).
+    store_topics: bool = True
 
 
 class _Seen:
@@ -126,6 +129,7 @@ class Archive:
         self.config = config
         self.renderer = Renderer(timezone=config.timezone)
         self.seen = _Seen()
+        self.topics = archive.TopicKeeper(repository) if config.store_topics else None
         self._analyser_ready = False
         self._analyser_lock = asyncio.Lock()
 
@@ -186,14 +190,18 @@ class Archive:
                 "아직 모인 글이 없습니다",
                 "paperbot digest 또는 paperbot collect 로 먼저 논문과 블로그 글을 모아 주세요.",
             )
-        return self.page(request, "day.html.j2", page=await archive.day_page(self.repository, day), front=True)
+        return self.page(
+            request, "day.html.j2", page=await archive.day_page(self.repository, day, keeper=self.topics), front=True
+        )
 
     async def day(self, request: web.Request) -> web.Response:
         try:
             day = date.fromisoformat(request.match_info["day"])
         except ValueError:
             return self.not_found(request, "날짜는 YYYY-MM-DD 형식이어야 합니다.")
-        return self.page(request, "day.html.j2", page=await archive.day_page(self.repository, day), front=False)
+        return self.page(
+            request, "day.html.j2", page=await archive.day_page(self.repository, day, keeper=self.topics), front=False
+        )
 
     async def latest_week(self, request: web.Request) -> web.Response:
         day = await archive.latest_day(self.repository) or self.today()
@@ -204,7 +212,7 @@ class Archive:
             monday = links.parse_week(request.match_info["week"])
         except ValueError:
             return self.not_found(request, "주는 2024-W16 같은 ISO 주 형식이어야 합니다.")
-        page = await archive.week_page(self.repository, monday)
+        page = await archive.week_page(self.repository, monday, keeper=self.topics)
         return self.page(request, "week.html.j2", page=page, chart=topic_chart(page.topics))
 
     async def item(self, request: web.Request) -> web.Response:
@@ -396,7 +404,28 @@ def create_app(
         app.router.add_get(path, handler)
     for path, produce in (extra or {}).items():
         app.router.add_get(path, _plain(produce))
+    if handlers.topics is not None:
+        app.cleanup_ctx.append(_running(handlers.topics.run))
     return app
+
+
+def _running(work: Callable[[], Awaitable[None]]) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task for the application's lifetime (started with it, cancelled when it stops)."""
+
+    async def logged() -> None:
+        try:
+            await work()
+        except Exception:  # a bug here must not take the pages down with it
+            logger.exception("archive background task %s failed", getattr(work, "__qualname__", work))
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(logged())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
 
 
 def _plain(produce: ExtraRoute) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -1,6 +1,9 @@
-"""Upvote history for the web archive (HF upvotes over time), and an index for per-source activity.
+"""Upvote history for the web archive (HF upvotes over time), an index for per-source activity, and the topics
+stored with each item (``item_topics``, with the taxonomy version that assigned them).
 
-Existing papers get their current count as the first point, so every page has at least one.
+Existing papers get their current count as the first point, so every page has at least one. ``item_topics`` starts
+empty: topics come from the application's taxonomy (a migration must not import it), and the archive stores the
+missing ones when it starts.
 
 The revision ids are the two module-level strings below: this revision was written beside another "0004" and is
 re-chained onto it by changing ``down_revision`` only.
@@ -37,6 +40,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("item_id", "captured_at", name=op.f("uq_upvote_history_item_id_captured_at")),
     )
     op.create_index(op.f("ix_items_source_day"), "items", ["source", "day"], unique=False)
+    op.create_table(
+        "item_topics",
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("topics", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name=op.f("fk_item_topics_item_id_items"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("item_id", name=op.f("pk_item_topics")),
+    )
     op.execute(
         "INSERT INTO upvote_history (item_id, upvotes, captured_at)"
         " SELECT id, upvotes, upvotes_captured_at FROM items"
@@ -45,5 +58,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("item_topics")
     op.drop_index(op.f("ix_items_source_day"), table_name="items")
     op.drop_table("upvote_history")
