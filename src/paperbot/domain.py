@@ -351,7 +351,8 @@ class ListedItem:
     """What a listing ranks an item by, without its text: a week's page ranks hundreds of these and reads the whole
     item only for the few it shows.
 
-    ``backlog``: the item's ``extra["backlog"]`` mark (a feed's first fetch). ``topics`` as in :class:`RankedItem`.
+    ``backlog``: a post's ``extra["backlog"]`` mark (seen on a feed's first fetch; papers never are one). ``topics``
+    as in :class:`RankedItem`.
     """
 
     id: int

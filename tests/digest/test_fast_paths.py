@@ -1,16 +1,20 @@
 """The web archive's hot paths, property-tested against the plain definitions they replace: topic phrase counts
-(one pass over first words instead of a regex per topic) and ``clean`` on printable text."""
+(one pass over first words instead of a regex per topic), ``clean`` on printable text, filters without filters; and
+the taxonomy version stored topics are checked against."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperbot.digest import topics
+from paperbot.digest.ranking import check_filters
 from paperbot.digest.text import _DROP, _WS_RE, clean
+from paperbot.domain import ChannelFilters, Item, ItemKind
 from tests.digest.strategies import hostile_text
 
 PHRASES = sorted({phrase for phrases in topics.RULES.values() for phrase in phrases})
@@ -83,3 +87,44 @@ def test_item_topics_are_memoised_and_equal_to_assign_topics() -> None:
     first = topics.item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain)
     assert first == topics.assign_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", ["lora"])
     assert topics.item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain) is first
+    assert topics.assign_item_topics("Sparse attention for LoRA", "We fine-tune with LoRA.", plain) == first
+    assert topics.assign_item_topics("T", "a", extra) == topics.item_topics("T", "a", extra)
+
+
+def test_the_taxonomy_version_changes_with_whatever_decides_topics() -> None:
+    """Topics stored under TAXONOMY_VERSION are recomputed when it changes: it must change with any edit."""
+    assert topics.taxonomy_version() == topics.TAXONOMY_VERSION
+    more_phrases = {**topics.RULES, "LLMs": (*topics.RULES["LLMs"], "gemma")}
+    reordered = (*topics.TOPICS[1:], topics.TOPICS[0])
+    new_alias = {**topics.ALIASES, "genai": "LLMs"}
+    versions = {
+        topics.taxonomy_version(),
+        topics.taxonomy_version(rules=more_phrases),
+        topics.taxonomy_version(topics=reordered),
+        topics.taxonomy_version(aliases=new_alias),
+    }
+    assert len(versions) == 4
+    assert len(topics.TAXONOMY_VERSION) <= 32  # the item_topics.version column
+
+
+_ITEMS = st.builds(
+    Item,
+    source=st.sampled_from(["hf_daily", "openai"]),
+    external_id=st.text(max_size=5),
+    kind=st.sampled_from(list(ItemKind)),
+    title=st.text(max_size=20),
+    url=st.just("https://example.com/"),
+    day=st.just(date(2025, 5, 22)),
+    authors=st.lists(st.text(max_size=8), max_size=3).map(tuple),
+    upvotes=st.integers(-5, 50),
+)
+
+
+@settings(max_examples=300)
+@given(_ITEMS, st.integers(-3, 40), st.lists(st.sampled_from(topics.TOPICS), max_size=3))
+def test_check_filters_without_filters_is_the_full_path(item: Item, minimum: int, item_topics: list[str]) -> None:
+    """The shortcut for filters with nothing but an upvote minimum gives the verdict of the full path (forced here
+    by naming the item's own source, which keeps it and changes nothing else)."""
+    fast = check_filters(item, item_topics, ChannelFilters(min_upvotes=minimum))
+    full = check_filters(item, item_topics, ChannelFilters(sources=(item.source,), min_upvotes=minimum))
+    assert fast == full

@@ -160,8 +160,14 @@ async def test_archive_reads_do_not_wait_for_a_sqlite_writer(sqlite_url: str) ->
             started = time.monotonic()
             day = await asyncio.wait_for(repository.latest_day(), timeout=5)
             around = await asyncio.wait_for(repository.neighbour_days(date(2025, 5, 1)), timeout=5)
+            week = date(2025, 5, 19), date(2025, 5, 25)
+            listed = await asyncio.wait_for(
+                repository.listed_items(day_from=week[0], day_to=week[1], topics_version="v"), timeout=5
+            )
+            whole = await asyncio.wait_for(repository.items_with_summaries([row.id for row in listed]), timeout=5)
             assert time.monotonic() - started < 2
         assert day == date(2025, 5, 22) and around == (None, date(2025, 5, 22))
+        assert [item.external_id for item, _ in whole.values()] == ["a"]
     finally:
         await writer.dispose()
         await repository.close()

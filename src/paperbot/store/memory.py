@@ -408,7 +408,7 @@ class InMemoryRepository:
                 day=r.item.day,
                 upvotes=r.item.upvotes,
                 published_at=r.item.published_at,
-                backlog=bool(r.item.extra.get("backlog")),
+                backlog=r.item.kind is ItemKind.POST and bool(r.item.extra.get("backlog")),
                 team_votes=r.team_votes,
                 topics=r.topics,
             )
