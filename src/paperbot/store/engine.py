@@ -23,7 +23,7 @@ READ_ONLY = "paperbot_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def _json_loads(text: str | bytes) -> Any:
+def json_loads(text: str | bytes) -> Any:
     """JSON columns (authors, extra, bullets) read with orjson, several times faster on the archive's listings;
     the json module for what orjson refuses (an escaped lone surrogate that json.dumps once wrote)."""
     try:
@@ -47,7 +47,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"PAPERBOT_DATABASE_URL: {exc}", key="PAPERBOT_DATABASE_URL") from None
-    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": _json_loads}
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": json_loads}
     if parsed.get_backend_name() == "sqlite":
         memory = _is_sqlite_memory(parsed.database)
         if memory:

@@ -83,6 +83,8 @@ class ItemRow(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_items_day_kind", "day", "kind"),
         Index("ix_items_source_day", "source", "day"),  # 0005: the archive's per-source activity
+        # 0005: what a week's listing reads, so ranking hundreds of items never touches their rows (abstracts)
+        Index("ix_items_listing", "day", "upvotes", "id", "kind", "source", "external_id", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

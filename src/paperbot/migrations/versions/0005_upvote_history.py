@@ -1,5 +1,6 @@
-"""Upvote history for the web archive (HF upvotes over time), an index for per-source activity, and the topics
-stored with each item (``item_topics``, with the taxonomy version that assigned them).
+"""Upvote history for the web archive (HF upvotes over time), indexes for per-source activity and for the listing a
+week's page ranks (everything it reads but the text, so the items' rows stay unread), and the topics stored with
+each item (``item_topics``, with the taxonomy version that assigned them).
 
 Existing papers get their current count as the first point, so every page has at least one. ``item_topics`` starts
 empty: topics come from the application's taxonomy (a migration must not import it), and the archive stores the
@@ -40,6 +41,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("item_id", "captured_at", name=op.f("uq_upvote_history_item_id_captured_at")),
     )
     op.create_index(op.f("ix_items_source_day"), "items", ["source", "day"], unique=False)
+    op.create_index(
+        op.f("ix_items_listing"),
+        "items",
+        ["day", "upvotes", "id", "kind", "source", "external_id", "published_at"],
+        unique=False,
+    )
     op.create_table(
         "item_topics",
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -59,5 +66,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("item_topics")
+    op.drop_index(op.f("ix_items_listing"), table_name="items")
     op.drop_index(op.f("ix_items_source_day"), table_name="items")
     op.drop_table("upvote_history")
