@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
     and_,
     case,
     delete,
@@ -27,7 +28,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    Text,
     text,
     tuple_,
     type_coerce,
