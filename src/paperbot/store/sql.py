@@ -269,9 +269,10 @@ class SqlRepository:
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that only reads: on SQLite every statement is its own snapshot (see ``READ_ONLY``), so it
-        runs beside a writer and costs no BEGIN."""
+        runs beside a writer and costs no BEGIN. It ends in a rollback when the connection closes (there is nothing
+        to commit): one round trip to aiosqlite's thread, where a commit would add a second, the pool's reset."""
         try:
-            async with self._one_at_a_time or contextlib.nullcontext(), self._reader.begin() as connection:
+            async with self._one_at_a_time or contextlib.nullcontext(), self._reader.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
