@@ -14,9 +14,9 @@ keep-alive connection: the front page, random days, random ISO weeks, random ite
 Baseline, same server and connection, same run: ``GET /static/archive.css`` (HTTP parsing, the middleware and
 headers, no database, no template), so ratios say what the data and the page cost on top of the request itself.
 Every round visits every page type in shuffled order, a baseline request after each page, and from the second round
-on ten weeks an earlier round opened ("/week/W again": a second reader of the week; the pages keep no cache of their own, so only the
-database's and the OS's caches differ); rounds are repeated
-(``--rounds``) and the median p95 and its spread over rounds are reported, with the server's mean CPU time per page
+on ten weeks an earlier round opened ("/week/W again": a second reader of the week; the pages keep no cache of their
+own, so only the database's and the OS's caches differ); rounds are repeated (``--rounds``) and the median p95 and
+its spread over rounds are reported, with the server's mean CPU time per page
 (from /proc, 10 ms ticks averaged over every request: what the page costs us, whatever else loads the machine).
 Target: p95 <= 50 ms per page type.
 
