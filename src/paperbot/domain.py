@@ -283,6 +283,8 @@ class Digest:
     start_day: date | None = None
     #: The delivery target it was built for (``discord:123``), or None for console/markdown.
     target: str | None = None
+    #: Sources whose latest collection failed, so the digest can say what it may be missing.
+    failed_sources: tuple[str, ...] = ()
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:

@@ -119,6 +119,14 @@ def offline_note(digest: Digest) -> str | None:
     return f"요약 {len(with_summary)}개 중 {len(offline)}개는 LLM 없이 오프라인 모드로 만들었습니다."
 
 
+def failed_sources_note(digest: Digest) -> str | None:
+    """Which sources could not be read for this digest (so an empty section is not mistaken for a quiet day)."""
+    names = [name for name in (clean(n) for n in digest.failed_sources) if name]
+    if not names:
+        return None
+    return f"가져오지 못한 출처 {len(names)}곳: {', '.join(names)} (이 다이제스트에 빠진 글이 있을 수 있습니다)"
+
+
 def empty_line(digest: Digest) -> str:
     return digest.empty_reason or "보여 드릴 논문과 블로그 글이 없습니다."
 

@@ -9,6 +9,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -59,8 +60,11 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
 
 def render_console(digest: Digest) -> str:
     lines = [f"📚 {title_line(digest)}"]
+    failed = failed_sources_note(digest)
     if digest.is_empty:
         lines.append(clean(empty_line(digest)))
+        if failed:
+            lines.append(f"⚠️ {failed}")
         return "\n".join(lines) + "\n"
     lines.append(counts_line(digest))
     note = offline_note(digest)
@@ -73,4 +77,6 @@ def render_console(digest: Digest) -> str:
         lines.append("")
         for entry in section.entries:
             lines.extend(_entry(entry, weekly=weekly))
+    if failed:
+        lines.append(f"⚠️ {failed}")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -20,6 +20,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -121,6 +122,9 @@ def _header(digest: Digest) -> RenderedMessage:
             lines.append(f"⚠️ {escape(note)}")
         if digest.kind is DigestKind.DAILY:
             lines.append("논문마다 👍 / 👎 반응으로 투표하면 다음 다이제스트 순위에 반영됩니다.")
+    failed = failed_sources_note(digest)
+    if failed:
+        lines.append(f"⚠️ {escape(failed)}")
     content, _ = truncate("\n".join(lines), LIMITS["content"], lambda atom: atom.text)
     return RenderedMessage(_message(content=content), meta={"kind": "header"})
 

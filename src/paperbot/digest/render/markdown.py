@@ -27,6 +27,7 @@ from paperbot.digest.render.common import (
     authors,
     bullets,
     empty_line,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -115,6 +116,12 @@ def _weekly_entry(entry: DigestEntry, annotate: bool) -> str:
 
 
 def render_markdown(digest: Digest, *, annotate: bool = True) -> str:
+    failed = failed_sources_note(digest)
+    footer = f"\n> ⚠️ {escape(failed)}\n" if failed else ""
+    return _render_markdown(digest, annotate=annotate) + footer
+
+
+def _render_markdown(digest: Digest, *, annotate: bool) -> str:
     out = f"## {title_line(digest)}\n\n"
     note = offline_note(digest)
     if note:

@@ -20,6 +20,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -102,6 +103,9 @@ def _header(digest: Digest) -> RenderedMessage:
             + (" 👍 / 👎 반응으로 투표해 주세요." if digest.kind is DigestKind.DAILY else "")
         )
         body = "\n".join(lines)
+    failed = failed_sources_note(digest)
+    if failed:
+        body += f"\n:warning: {escape(failed)}"
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": True}},
         _section(truncate(body, LIMITS["text"], lambda atom: atom.text)[0]),
