@@ -150,7 +150,7 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
     if clean(entry.reason):
         blocks.append(_context("💡 선정 이유: " + truncate(entry.reason, 1000, escape_atom)[0]))
-    return blocks, escape(item.title)
+    return blocks, escape(clean(item.title) or "(제목 없음)")  # Slack refuses an empty fallback text
 
 
 def _split_blocks(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
