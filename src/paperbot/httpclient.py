@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import contextvars
 import ipaddress
+import logging
+import re
 import socket
 import ssl
 import typing
@@ -118,6 +120,24 @@ def redact_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+class RedactUserinfo(logging.Filter):
+    """Drops ``user:password@`` from URLs in log records: httpx logs every request URL (at DEBUG here), and a
+    mirror's credentials in ``PAPERBOT_HF_BASE_URL`` would otherwise be in the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "@" in record.msg:
+            record.msg = _USERINFO.sub("", record.msg)
+        if isinstance(record.args, tuple) and any("@" in str(arg) for arg in record.args):
+            record.args = tuple(_USERINFO.sub("", str(arg)) if "@" in str(arg) else arg for arg in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(RedactUserinfo())
 
 
 def _host_port(origin_string: str) -> tuple[str, int]:

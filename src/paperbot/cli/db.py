@@ -9,6 +9,11 @@ import click
 from paperbot.cli.common import fail, settings_for
 
 
+def _interactive() -> bool:
+    """Whether there is someone at a terminal to answer a question."""
+    return sys.stdin.isatty()
+
+
 @click.group()
 def db() -> None:
     """Create and migrate the database schema (PAPERBOT_DATABASE_URL)."""
@@ -59,7 +64,7 @@ def downgrade(ctx: click.Context, revision: str, yes: bool) -> None:
             )
             + "계속할까요?"
         )
-        if not sys.stdin.isatty():
+        if not _interactive():
             fail("스키마를 내리면 데이터가 지워집니다: 확인하려면 --yes를 붙이세요.", code=2)
         if not click.confirm(question, default=False):
             fail("취소했습니다. 아무것도 바꾸지 않았습니다.", code=1)

@@ -133,8 +133,9 @@ def parse_paper(
     upvotes = _int(paper.get("upvotes"))
     if upvotes is None:
         upvotes = _int(outer.get("upvotes")) or 0
-    # An absurd timestamp (2099, 1970) is not believed: the requested day is the better guess.
-    submitted_on_daily = plausible_datetime(parse_iso_datetime(paper.get("submittedOnDailyAt")), captured_at)
+    submitted_on_daily = parse_iso_datetime(paper.get("submittedOnDailyAt"))
+    if plausible_datetime(submitted_on_daily, captured_at) != submitted_on_daily:
+        submitted_on_daily = None  # 2099 or 1970 is not believed: the requested day is the better guess
     thumbnail = safe_http_url(outer.get("thumbnail")) or safe_http_url(outer.get("mediaUrl"))
     extra: dict[str, Any] = {"hf_url": f"{HF_PUBLIC_URL}/papers/{arxiv_id}"}
     optional: dict[str, Any] = {
