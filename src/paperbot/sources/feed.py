@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -138,9 +139,29 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
     )
 
 
+#: Characters XML 1.0 forbids (§2.2), raw or as a character reference: feedparser's loose parser raised on
+#: ``&#99999999;`` (chr) and ``&#xD800;`` (encoding), losing the whole feed for one reference.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CHAR_REFERENCE = re.compile(r"&#(?:[xX]([0-9A-Fa-f]{1,10})|([0-9]{1,12}));")
+
+
+def _is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _checked_reference(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    return match.group(0) if _is_xml_char(code) else "&#xFFFD;"
+
+
 def as_utf8(content: bytes, content_type: str | None = None) -> bytes:
-    """The feed re-encoded as UTF-8 from its declared charset (undecodable bytes become U+FFFD)."""
-    return markup.decode(content, content_type).encode("utf-8", errors="replace")
+    """The feed re-encoded as UTF-8 from its declared charset; undecodable bytes, characters XML forbids and
+    references to them become U+FFFD, one each (so one bad character costs one character, not the feed)."""
+    text = markup.decode(content, content_type)
+    if "&#" in text:
+        text = _CHAR_REFERENCE.sub(_checked_reference, text)
+    text = _NOT_XML_CHAR.sub("\ufffd", text)
+    return text.encode("utf-8", errors="replace")
 
 
 #: What feedparser is told the re-encoded bytes are (an application/xml charset outranks the XML declaration).

@@ -13,8 +13,9 @@ _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 #: Lone UTF-16 surrogates: lenient JSON decoding lets them through, and no database can encode them.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-#: Characters no URL may contain (C0 and C1 controls, DEL): PostgreSQL refuses NUL, browsers strip the rest.
-_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Characters no URL may contain (C0 and C1 controls, DEL): PostgreSQL refuses NUL, browsers strip the rest; and
+#: U+FFFD, what an undecodable byte or a forbidden character reference (``&#0;``) became: the link is broken.
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]")
 
 
 def clean_text(value: object, *, limit: int | None = None) -> str:
