@@ -77,7 +77,12 @@ def hf_page(draw: st.DrawFn) -> tuple[list[Any], list[str]]:
 
 # --- items handed to the store -----------------------------------------------------------------------------------
 
-odd_datetime = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
+# Hypothesis takes naive bounds; timezones= makes every value aware.
+odd_datetime = st.datetimes(
+    min_value=datetime(1, 1, 2),  # noqa: DTZ001
+    max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
 
 
 @st.composite

@@ -87,7 +87,7 @@ def feed_document(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
     """(RSS bytes, good link → title) with good items among hostile ones."""
     good: dict[str, str] = {}
     items = []
-    for n, is_good in enumerate(draw(st.lists(st.booleans(), min_size=1, max_size=7)) + [True]):
+    for n, is_good in enumerate([*draw(st.lists(st.booleans(), min_size=1, max_size=7)), True]):
         if is_good:
             link = f"https://blog.example.com/good-{n}"
             good[link] = f"좋은 글 {n}: 언어 모델"
@@ -140,7 +140,7 @@ RAW_HTML_TAIL = [
 def listing_document(draw: st.DrawFn) -> tuple[bytes, set[str]]:
     good: set[str] = set()
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><main>"]
-    for n, is_good in enumerate(draw(st.lists(st.booleans(), min_size=1, max_size=7)) + [True]):
+    for n, is_good in enumerate([*draw(st.lists(st.booleans(), min_size=1, max_size=7)), True]):
         if is_good:
             good.add(f"좋은 글 {n}")
             parts.append(f'<a href="/news/good-{n}"><h3>좋은 글 {n}</h3><time datetime="2025-10-02">Oct 2</time></a>')
