@@ -14,6 +14,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from paperbot.domain import Item, SourceState
 
 #: Column sizes (``paperbot.store.models`` uses these).
@@ -32,9 +34,19 @@ def storable_text(value: str) -> str:
     """No NUL (PostgreSQL refuses it in text) and no lone surrogate (no UTF-8 encoder accepts one)."""
     if "\x00" in value:
         value = value.replace("\x00", "")
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):  # isascii: a C scan, the common case skips the regex
         value = _SURROGATE.sub("\ufffd", value)
     return value
+
+
+def _plain_json(value: dict[str, Any]) -> bool:
+    """True when ``value`` certainly needs no change: orjson encodes it (so no lone surrogate, no integer beyond
+    64 bits, only string keys), with no NUL and no ``null`` (orjson writes NaN and Infinity as null)."""
+    try:
+        blob = orjson.dumps(value)
+    except TypeError:
+        return False
+    return b"\\u0000" not in blob and b"null" not in blob
 
 
 def storable_json(value: Any) -> Any:
@@ -78,12 +90,14 @@ def storable_item(item: Item) -> Item:
         changes["external_id"] = external_id
     if item.thumbnail_url is not None and (thumb := storable_text(item.thumbnail_url)) is not item.thumbnail_url:
         changes["thumbnail_url"] = thumb
-    authors = tuple(storable_text(name) for name in item.authors)
-    if authors != item.authors:
-        changes["authors"] = authors
+    joined = "".join(item.authors)
+    if "\x00" in joined or not joined.isascii():
+        authors = tuple(storable_text(name) for name in item.authors)
+        if authors != item.authors:
+            changes["authors"] = authors
     if (upvotes := clamp_count(item.upvotes)) != item.upvotes:
         changes["upvotes"] = upvotes
-    if item.extra:
+    if item.extra and not _plain_json(item.extra):
         extra = storable_json(item.extra)
         if extra != item.extra:
             changes["extra"] = extra
