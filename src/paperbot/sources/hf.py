@@ -43,6 +43,10 @@ HF_PUBLIC_URL = "https://huggingface.co"
 _ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})$")
 #: Every author is kept (2501.14249 has 664; collaboration papers reach a few thousand); this only bounds a hostile list.
 _MAX_AUTHORS = 20_000
+#: JSON bodies up to this size are parsed in the event loop: orjson and the entry loop are linear, so the worst case
+#: is a few milliseconds, less than the hand-off to a parse thread costs a backfill of hundreds of days. Larger
+#: bodies (and every HTML page) are parsed in a worker thread.
+INLINE_JSON_BYTES = 128 * 1024
 #: The largest count stored (upvotes, stars, comments): the database's 32-bit integer.
 MAX_COUNT = 2**31 - 1
 
@@ -303,9 +307,12 @@ class HFDailySource:
         skipped = 0
         for page in range(MAX_PAGES):
             response = await self.fetcher.get(self.api_url(day, page), trusted_origins=self._trusted)
-            parsed = await in_worker(
-                parse_daily_papers, response.content, day=day, captured_at=captured_at, source=self.name
-            )
+            if len(response.content) <= INLINE_JSON_BYTES:
+                parsed = parse_daily_papers(response.content, day=day, captured_at=captured_at, source=self.name)
+            else:
+                parsed = await in_worker(
+                    parse_daily_papers, response.content, day=day, captured_at=captured_at, source=self.name
+                )
             if parsed.entries and not parsed.items:
                 raise ParseError(f"none of the {parsed.entries} entries on page {page} could be parsed")
             items.extend(parsed.items)

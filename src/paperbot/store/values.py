@@ -40,10 +40,10 @@ def storable_text(value: str) -> str:
 
 
 def _plain_json(value: dict[str, Any]) -> bool:
-    """True when ``value`` certainly needs no change: orjson encodes it (so no lone surrogate, no integer beyond
-    64 bits, only string keys), with no NUL and no ``null`` (orjson writes NaN and Infinity as null)."""
+    """True when ``value`` certainly needs no change: orjson encodes it strictly (so no lone surrogate, no integer
+    beyond 53 bits, only string keys), with no NUL and no ``null`` (orjson writes NaN and Infinity as null)."""
     try:
-        blob = orjson.dumps(value)
+        blob = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return False
     return b"\\u0000" not in blob and b"null" not in blob
