@@ -146,3 +146,45 @@ def fake_llm(script: Script) -> Iterator[FakeLLMServer]:
         yield server
     finally:
         server.stop()
+
+
+def reference_script(path: str) -> Script:
+    """The stand-in LLM of the evaluation: answers each reference paper with its own ``ko_reference`` sentences
+    (the same answer on a repair turn, as a model that cannot do better would), matched by the prompt's title."""
+    from paperbot.summarize.text import sanitize_for_prompt
+
+    answers: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                answers[sanitize_for_prompt(row["title"], 500)] = row.get("ko_reference") or row.get("ko_bullets")
+
+    def script(body: dict[str, Any], attempt: int) -> Reply:
+        bullets = answers.get(title_of(body))
+        if bullets is None:
+            return Reply(status=404, body={"error": {"message": "unknown paper"}})
+        return Reply(body=openai_bullets(bullets))
+
+    return script
+
+
+def main() -> None:  # pragma: no cover - a tool for the evaluation, run by hand
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="Serve a reference set as a stand-in OpenAI-compatible LLM.")
+    parser.add_argument("--references", required=True)
+    args = parser.parse_args()
+    server = FakeLLMServer(reference_script(args.references))
+    server.start()
+    print(f"{server.url}/v1", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
