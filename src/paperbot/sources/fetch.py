@@ -7,12 +7,10 @@ layers above never see a foreign exception.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -21,6 +19,7 @@ import stamina
 from paperbot.config import Settings
 from paperbot.errors import SourceError
 from paperbot.httpclient import check_url
+from paperbot.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +55,6 @@ class HttpStatusError(SourceError):
         self.url = url
         self.status = status
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class HostPacer:
