@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import pytest
+import stamina
 
 from paperbot.domain import Item, ItemKind
 
@@ -42,3 +46,10 @@ def paper(
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def no_retry_waits() -> Iterator[None]:
+    """stamina's test mode: retries happen, as many as the summariser allows, without waiting."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield

@@ -9,9 +9,15 @@ import pytest
 
 from paperbot.domain import Item, ItemKind
 from paperbot.summarize.gate import OFFLINE_RULES, check
-from paperbot.summarize.offline import NO_ABSTRACT_PAPER, OfflineSummarizer, offline_bullets
+from paperbot.summarize.offline import (
+    NO_ABSTRACT_PAPER,
+    OFFLINE_PROMPT_VERSION,
+    OfflineSummarizer,
+    offline_bullets,
+    quotable_text,
+    unquote,
+)
 from paperbot.summarize.posts import PostKind, classify_post
-from paperbot.summarize.text import collapse_ws
 from tests.summarize.conftest import load_jsonl, paper
 
 PAPERS = load_jsonl("hf_papers_2025-05-22.jsonl")
@@ -42,7 +48,7 @@ async def test_real_papers(row: dict[str, str]) -> None:
     for bullet in summary.bullets:
         assert bullet.endswith("니다.")
         quotes = QUOTE_RE.findall(bullet)
-        assert len(quotes) == 1 and quotes[0] in collapse_ws(item.abstract)
+        assert len(quotes) == 1 and unquote(quotes[0]) in quotable_text(item.abstract)
         assert "http" not in bullet
     assert offline_bullets(item) == list(summary.bullets)  # deterministic
 
@@ -71,8 +77,8 @@ def test_blog_posts_say_research_or_product(row: dict[str, str]) -> None:
     assert check(bullets, title=item.title, abstract=item.abstract, rules=OFFLINE_RULES).ok
     for bullet in bullets[1:]:
         (quote,) = QUOTE_RE.findall(bullet)
-        assert quote in collapse_ws(item.abstract)
-        assert re.search(r"[.!?\"'”’)]$", quote + ".")  # never a stub cut mid-word
+        assert unquote(quote) in quotable_text(item.abstract)
+        assert re.search(r"[.!?\"'”’)…]$", quote + ("" if quote.endswith("…") else "."))  # never a stub
 
 
 def test_a_cut_excerpt_is_not_quoted_mid_word() -> None:
@@ -126,10 +132,12 @@ def test_long_sentences_are_cut_at_a_clause_and_stay_verbatim() -> None:
     abstract = f"Background matters a lot here. {long_sentence}. Results show gains of 3% overall."
     for bullet in offline_bullets(paper(title="LongNet", abstract=abstract)):
         (quote,) = QUOTE_RE.findall(bullet)
-        assert quote in abstract and len(quote) <= 230
+        assert unquote(quote) in abstract and len(quote) <= 231
+        if "component number 11" not in quote and quote.startswith("We propose"):
+            assert quote.endswith("…")  # a cut quote says so
 
 
 async def test_fallback_records_the_reason() -> None:
     summary = await OfflineSummarizer().fallback(paper(), "timeout; timeout")
     assert summary.fallback_reason == "timeout; timeout" and summary.is_fallback
-    assert OfflineSummarizer().cache_key(paper()) == (summary.input_hash, "offline-1", "offline")
+    assert OfflineSummarizer().cache_key(paper()) == (summary.input_hash, OFFLINE_PROMPT_VERSION, "offline")

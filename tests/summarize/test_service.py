@@ -171,7 +171,12 @@ async def test_every_hostile_answer_still_leaves_every_item_with_a_summary() -> 
             )
             report = await summarize_pending(repository, summarizer, concurrency=4, today=lambda: TODAY)
     assert report.pending == len(answers) == len(report.summaries)
-    assert report.llm == 1 and report.offline == len(answers) - 1
+    # good, and the four answers with one bad bullet among three good ones (the bad bullet dropped), are kept.
+    kept = {"good", "everyone", "channel", "link", "instruction"}
+    assert report.llm == len(kept) and report.offline == len(answers) - len(kept)
+    by_id = {item.id: item.external_id for item in await repository.list_items()}
+    for summary in report.summaries:
+        assert (summary.backend == "openai_compat") == (by_id[summary.item_id] in kept)
     assert await repository.items_without_summary() == []
     for summary in report.summaries:
         text = " ".join(summary.bullets)

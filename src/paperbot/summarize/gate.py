@@ -227,7 +227,7 @@ def bullet_problems(bullet: str, source: Source, rules: GateRules = LLM_RULES) -
     foreign = sorted({s for ch in bullet if ch not in source.chars and (s := _foreign_script(ch))})
     if foreign:
         problems.append(f"script:{'+'.join(foreign)}")
-    latin = latin_problems(bullet, source.terms)
+    latin = latin_problems(URL_RE.sub(" ", bullet), source.terms)  # a URL is its own problem
     problems.extend(f"name:{name}" for name in latin.names)
     if not rules.english_allowed:
         problems.extend(f"untranslated:{word}" for word in latin.untranslated)
