@@ -109,15 +109,17 @@ def is_current(summary: Summary, item: Item, summarizer: Summarizer) -> bool:
 
     Its own key; an offline summary that replaced this prompt's and model's rejected answer (prompt version
     ``<offline>+<prompt>``, see :func:`paperbot.summarize.llm.fallback_version`); and, with the offline back-end
-    configured, any LLM summary (better than an extract).
+    configured, any LLM summary (better than an extract, whatever the prompt that made it).
     """
     input_hash, prompt_version, model = summarizer.cache_key(item)
+    if summarizer.backend == "offline" and summary.backend != "offline":
+        return True  # never trade a model's summary for an extract
     if summary.input_hash != input_hash:
         return False  # the abstract changed
     if (summary.prompt_version, summary.model) == (prompt_version, model):
         return True
     if summarizer.backend == "offline":
-        return summary.backend != "offline"
+        return False  # an extract of an older offline version
     return (
         summary.backend == "offline"
         and summary.model == model
