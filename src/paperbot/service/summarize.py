@@ -164,7 +164,7 @@ class _Run:
     report: SummarizeReport
     budget: float | None
     current_day: Callable[[], date]
-    progress: Callable[[int], None] | None
+    progress: Callable[[int, int], None] | None
     results: list[Summary | None] = field(default_factory=list)
     next_index: int = 0
     done: int = 0
@@ -237,7 +237,7 @@ class _Run:
             await self.one(index, self.work[index])
             self.done += 1
             if self.progress is not None:
-                self.progress(self.done)
+                self.progress(self.done, len(self.work))
 
 
 async def summarize_pending(
@@ -249,13 +249,13 @@ async def summarize_pending(
     concurrency: int = 4,
     daily_budget_usd: float | None = None,
     today: Callable[[], date] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SummarizeReport:
     """Summarise the items without a summary (newest day first), at most ``concurrency`` at a time.
 
     With ``day_from`` also the stale summaries of that window (see the module docstring). ``daily_budget_usd``
     defaults to the summariser's own (from settings); ``today`` gives the budget's day (default: the UTC date).
-    ``progress`` is called with the number of items done so far (for a progress bar).
+    ``progress`` is called after each item with (items done, items in this run), for a progress bar.
     """
     items = await repository.items_without_summary(day_from=day_from, limit=limit)
     stale: list[Item] = []
