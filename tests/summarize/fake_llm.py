@@ -23,6 +23,9 @@ class Reply:
     body: Any = None  # dict → JSON; str → sent as is
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a hang: longer than the client's timeout)
+    drip: float = 0.0  # seconds between single bytes of the body (a server that never quite stops answering)
+    stream_bytes: int = 0  # send this many filler bytes as the body instead (a huge answer), in 64 KiB writes
+    declare_length: bool = True  # send Content-Length (else the body runs until the connection closes)
 
 
 @dataclass
@@ -83,6 +86,7 @@ class FakeLLMServer:
         self.script = script
         self.requests: list[Recorded] = []
         self.release = threading.Event()
+        self.sent_bytes = 0  # body bytes written to clients (for the huge-body case)
         self._lock = threading.Lock()
         self._attempts: Counter[str] = Counter()
         server = self
@@ -102,14 +106,38 @@ class FakeLLMServer:
                     return  # the test is over
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body or {})
                 data = payload.encode()
+                length = reply.stream_bytes or len(data)
                 with suppress(OSError):
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
+                    if reply.declare_length:
+                        self.send_header("Content-Length", str(length))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply.stream_bytes:
+                        self._stream(reply.stream_bytes)
+                    elif reply.drip:
+                        self._drip(data, reply.drip)
+                    else:
+                        self.wfile.write(data)
+
+            def _stream(self, total: int) -> None:
+                chunk = b" " * 65536
+                sent = 0
+                while sent < total and not server.release.is_set():
+                    size = min(len(chunk), total - sent)
+                    self.wfile.write(chunk[:size])  # raises once the client has hung up
+                    sent += size
+                    with server._lock:
+                        server.sent_bytes += size
+
+            def _drip(self, data: bytes, interval: float) -> None:
+                for index in range(len(data)):
+                    self.wfile.write(data[index : index + 1])
+                    self.wfile.flush()
+                    if server.release.wait(interval):
+                        return
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

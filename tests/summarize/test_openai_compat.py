@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -306,3 +307,23 @@ async def test_the_api_key_never_appears_in_a_reason_or_log(
         summary = await make(http, server).summarize(paper())
     assert "sk-test-secret" not in json.dumps(summary.fallback_reason)
     assert "sk-test-secret" not in caplog.text
+
+
+async def test_the_korean_analyser_is_never_loaded_on_the_event_loop(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kiwi takes seconds to load: the review runs in a worker thread, which is where the analyser is asked for."""
+    from paperbot import korean
+
+    threads: list[threading.Thread] = []
+
+    def recording() -> None:
+        threads.append(threading.current_thread())
+        # None: the rule table repairs the endings (the analyser's absence is also a supported set-up).
+
+    monkeypatch.setattr(korean, "_get_kiwi", recording)
+    plain = ["KV 캐시는 긴 문맥 생성에서 병목이 된다.", "SCOPE는 두 단계를 따로 최적화함.", "메모리를 35% 줄임."]
+    with fake_llm(scripted([Reply(body=openai_bullets(plain))])) as server:
+        summary = await make(http, server).summarize(paper())
+    assert summary.backend == "openai_compat" and all(b.endswith("니다.") for b in summary.bullets)
+    assert threads and all(thread is not threading.main_thread() for thread in threads)

@@ -63,6 +63,7 @@ class SourceTerms:
     lower: str = ""
     compacted: str = ""
     starts: set[int] = field(default_factory=set)
+    ends: set[int] = field(default_factory=set)
     words: set[str] = field(default_factory=set)
 
     @classmethod
@@ -75,12 +76,18 @@ class SourceTerms:
             terms.starts.add(position)
             pieces.append(word.lower())
             position += len(word)
+            terms.ends.add(position)
+            if word.lower().endswith("es"):
+                terms.ends.add(position - 2)  # "LLM" matches "LLMs", "box" matches "boxes"
+            if word.lower().endswith("s"):
+                terms.ends.add(position - 1)
             terms.words.add(word.lower())
         terms.compacted = "".join(pieces)
         return terms
 
     def has(self, token: str) -> bool:
-        """``token`` is spelled in the source, modulo spacing, hyphens, dots and case, from a word start."""
+        """``token`` is spelled in the source, modulo spacing, hyphens, dots and case, from a word start to a word
+        end (or its plural ending): ``DeepNet`` is not ``deep network``."""
         if token.lower() in self.lower:
             return True
         wanted = compact(token)
@@ -88,7 +95,7 @@ class SourceTerms:
             return True
         index = self.compacted.find(wanted)
         while index >= 0:
-            if index in self.starts:
+            if index in self.starts and index + len(wanted) in self.ends:
                 return True
             index = self.compacted.find(wanted, index + 1)
         return False
@@ -122,10 +129,12 @@ def latin_problems(bullet: str, source: SourceTerms) -> LatinProblems:
     names: list[str] = []
     untranslated: list[str] = []
     covered: list[tuple[int, int]] = []  # spans of phrases already judged (a name, or untranslated as a whole)
+    english: list[tuple[int, int]] = []  # spans of untranslated phrases: their words are not names to check
     for match in _LATIN_RUN_RE.finditer(bullet):
         covered.append(match.span())
         if _phrase_problem(match.group(0), source):
             untranslated.append(match.group(0).strip()[:40])
+            english.append(match.span())
     for match in LATIN_TOKEN_RE.finditer(bullet):
         token = match.group(0)
         if len(_LATIN_LETTER_RE.findall(token)) < 2:
@@ -135,6 +144,8 @@ def latin_problems(bullet: str, source: SourceTerms) -> LatinProblems:
         if bare.lower() in FUNCTION_WORDS or (bare.islower() and _is_adverb(bare)):
             if not inside:
                 untranslated.append(bare)
+            continue
+        if any(start <= match.start() and match.end() <= end for start, end in english):
             continue
         if source.has(token) or (token.endswith("s") and is_name_shaped(token) and source.has(token[:-1])):
             continue
