@@ -23,6 +23,7 @@ CASES = [
     ("병목 현상이 주요한 문제로 부상했다.", "병목 현상이 주요한 문제로 부상했습니다."),
     ("정답을 얻는다.", "정답을 얻습니다."),
     ("이 방법은 효과적임.", "이 방법은 효과적입니다."),
+    ("기반 모델은 GPT-4o임", "기반 모델은 GPT-4o입니다."),
     ("SCOPE 프레임워크를 도입", "SCOPE 프레임워크를 도입합니다."),  # a verbal noun after its object
     ("새로운 방법 개발", "새로운 방법을 개발합니다."),  # the bare noun before it becomes the object
     ("실시간 처리 가능", "실시간 처리가 가능합니다."),  # an adjectival noun takes a subject

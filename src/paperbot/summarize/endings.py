@@ -165,7 +165,11 @@ def _rule_verb(body: str) -> str | None:
     """The rule table for a sentence ending on a verb form (no Kiwi): ``…함`` / ``…있다`` / ``…한다``."""
     last = body[-1]
     word = body.rsplit(maxsplit=1)[-1]
-    if word in _NOUNS_ENDING_LIKE_VERBS or re.search(r"[^\uac00-\ud7a3]", word[-2:] if len(word) >= 2 else word):
+    if word in _NOUNS_ENDING_LIKE_VERBS:
+        return None
+    if last == "임" and len(word) >= 2:
+        return body[:-1] + "입니다"  # the copula 이 + ㅁ, after any noun: "GPT임", "수준임", "효과적임"
+    if re.search(r"[^\uac00-\ud7a3]", word[-2:] if len(word) >= 2 else word):
         return None
     if last == "다" and len(body) >= 2:
         before = body[-2]
@@ -240,9 +244,21 @@ def _kiwi_formal(body: str, kiwi: Any) -> str | None:
     return None
 
 
+def _unambiguous_nominal_ending(body: str) -> bool:
+    """``…함``, ``…됨``, ``…있음``: the note style's commonest endings, which the rule table conjugates as well as
+    Kiwi does (Kiwi is kept for ``다`` endings, nouns and irregular verbs, where analysis matters)."""
+    last = body[-1]
+    word = body.rsplit(maxsplit=1)[-1]
+    if word in _NOUNS_ENDING_LIKE_VERBS:
+        return False
+    return last in _M_ENDINGS or (last == "음" and len(body) >= 2 and body[-2] in _SEUP_STEMS)
+
+
 def _formal_body(body: str, kiwi: Any | None) -> str | None:
     if body.endswith("니다"):
         return body + "."
+    if _unambiguous_nominal_ending(body) and (verb := _rule_verb(body)) is not None:
+        return verb + "."
     if kiwi is not None:
         converted = _kiwi_formal(body, kiwi)
         if converted is not None:

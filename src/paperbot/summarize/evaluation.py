@@ -282,7 +282,7 @@ def judge(reference: Reference, summary: Summary, trace: Trace | None = None) ->
     result.turns = len(trace.turns)
     if first is not None and first.verdict is not None and first.bullets is not None:
         result.first_answer = list(first.bullets)
-        result.first_gate = list(first.verdict.raw.problems)
+        result.first_gate = list(first.verdict.raw.problems) if first.verdict.raw is not None else []
         result.first_repairs = list(first.verdict.notes)
         result.flags = faithfulness_flags(first.bullets, title=title, abstract=abstract)
     if summary.backend != "offline":

@@ -336,14 +336,14 @@ class Verdict:
     ``bullets`` are what would be stored; ``notes`` every repair (``ending:2``), dropped bullet (``drop:3:script``)
     and cut (``cut:8``), positions counted in the model's answer; ``problems`` what still blocks the answer
     (factual problems of kept bullets, too few bullets, too little Korean); ``hints`` the repair turn's lines;
-    ``raw`` the gate on the answer exactly as it came.
+    ``raw`` the gate on the answer exactly as it came (when asked for: the evaluation reports it).
     """
 
     bullets: tuple[str, ...]
     notes: tuple[str, ...]
     problems: tuple[str, ...]
     hints: tuple[str, ...]
-    raw: GateResult
+    raw: GateResult | None = None
 
     @property
     def accepted(self) -> bool:
@@ -370,7 +370,13 @@ def _bullet_hint(position: int, problem: str, source: Source) -> str:
 
 
 def review(
-    answer: Sequence[str], *, title: str, abstract: str, rules: GateRules = LLM_RULES, kiwi: Any = None
+    answer: Sequence[str],
+    *,
+    title: str,
+    abstract: str,
+    rules: GateRules = LLM_RULES,
+    kiwi: Any = None,
+    with_raw: bool = True,
 ) -> Verdict:
     """Repair ``answer``, then judge each bullet: a form defect drops that bullet when at least
     ``rules.min_bullets`` remain; a factual problem (a number or name the source does not have) blocks the answer
@@ -381,7 +387,7 @@ def review(
     """
     from paperbot.summarize.repair import repair
 
-    raw = check(answer, title=title, abstract=abstract, rules=rules)
+    raw = check(answer, title=title, abstract=abstract, rules=rules) if with_raw else None
     fixed = repair(answer, kiwi=kiwi)
     source = Source.of(title, abstract)
     notes = list(fixed.notes)

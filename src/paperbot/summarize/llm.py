@@ -167,11 +167,14 @@ class LlmSummarizer:
         return await self.offline.fallback(item, reason)
 
     async def summarize(self, item: Item) -> Summary:
-        summary, _ = await self.summarize_traced(item)
+        summary, _ = await self.summarize_traced(item, raw_gate=False)
         return summary
 
-    async def summarize_traced(self, item: Item) -> tuple[Summary, Trace]:
-        """The summary and every turn that led to it (first answer, verdicts, failures)."""
+    async def summarize_traced(self, item: Item, *, raw_gate: bool = True) -> tuple[Summary, Trace]:
+        """The summary and every turn that led to it (first answer, verdicts, failures).
+
+        ``raw_gate``: also judge each answer exactly as it came (the evaluation reports it; a digest does not need
+        it)."""
         prompt = build_prompt(item, max_input_chars=self.max_input_chars)
         title, abstract = collapse_ws(item.title), collapse_ws(item.abstract)
         messages: list[dict[str, str]] = [{"role": "user", "content": prompt.user}]
@@ -197,7 +200,7 @@ class LlmSummarizer:
                 tally.reasons.append("malformed_json")
                 trace.turns.append(Turn(failure="malformed_json"))
                 continue
-            verdict = await asyncio.to_thread(self._review, bullets, title, abstract)
+            verdict = await asyncio.to_thread(self._review, bullets, title, abstract, raw_gate)
             trace.turns.append(Turn(bullets=tuple(bullets), verdict=verdict))
             if verdict.accepted:
                 if verdict.repaired:
@@ -225,10 +228,10 @@ class LlmSummarizer:
             summary = replace(summary, model=self.model, prompt_version=fallback_version(PROMPT_VERSION))
         return summary, trace
 
-    def _review(self, bullets: list[str], title: str, abstract: str) -> Verdict:
+    def _review(self, bullets: list[str], title: str, abstract: str, raw_gate: bool) -> Verdict:
         """Repair and judge, in a worker thread: Kiwi (loaded here on first use, seconds) never runs on the loop."""
         kiwi = korean.kiwi() if self.use_kiwi else None
-        return review(bullets, title=title, abstract=abstract, rules=LLM_RULES, kiwi=kiwi)
+        return review(bullets, title=title, abstract=abstract, rules=LLM_RULES, kiwi=kiwi, with_raw=raw_gate)
 
     def _summary(self, item: Item, bullets: tuple[str, ...], tally: _Tally) -> Summary:
         return Summary(
