@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from paperbot import korean
 from paperbot.domain import Item, LlmUsage, Summary, utcnow
 from paperbot.errors import PaperbotError
 from paperbot.ports import Repository, Summarizer
@@ -276,6 +277,10 @@ async def summarize_pending(
         progress=progress,
         results=[None] * len(work),
     )
+    if work:
+        # Kiwi takes seconds to load; storing a Korean summary indexes it for search (and the gate repairs with
+        # it). Load it here, in a worker thread, not on the event loop inside the first write's transaction.
+        await asyncio.to_thread(korean.load)
     # A fixed pool of workers, each taking the next item: never more than ``concurrency`` items (their database
     # lookups and writes, their model call) in flight, however many are pending.
     await asyncio.gather(*(run.worker() for _ in range(min(max(1, concurrency), len(work)))))
