@@ -16,6 +16,7 @@ from paperbot.summarize.repair import is_notice, repair, strip_echoes, unwrap_ma
         ("SCOPE는 <b>캐시</b>를 줄입니다.", "SCOPE는 캐시를 줄입니다."),
         ("## SCOPE는 캐시를 줄입니다.", "SCOPE는 캐시를 줄입니다."),
         ("SCOPE는 ~~캐시~~를 줄입니다.", "SCOPE는 캐시를 줄입니다."),
+        ("전략적 ``plan-and-infill'' 디코딩입니다.", "전략적 'plan-and-infill' 디코딩입니다."),  # LaTeX quotes
     ],
 )
 def test_markup_the_renderers_would_neutralise_is_unwrapped(written: str, plain: str) -> None:

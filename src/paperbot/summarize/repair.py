@@ -71,8 +71,13 @@ class Repaired:
     notes: tuple[str, ...]
 
 
+_LATEX_QUOTES_RE = re.compile(r"``([^`']{1,200})''")
+
+
 def unwrap_markup(text: str) -> str:
-    """Markdown emphasis, code spans, links and simple HTML tags removed, their text kept."""
+    """Markdown emphasis, code spans, links and simple HTML tags removed, their text kept; LaTeX quotes
+    (````plan''``) made plain quotes."""
+    text = _LATEX_QUOTES_RE.sub(lambda m: f"'{m.group(1)}'", text)
     text = _MD_LINK_RE.sub(lambda m: m.group(1), text)
     for pattern in _EMPHASIS_RES:
         text = pattern.sub(lambda m: m.group(1), text)

@@ -36,8 +36,8 @@ FUNCTION_WORDS = wordset(
 _LY_NOUNS = frozenset(
     {"anomaly", "assembly", "family", "supply", "reply", "poly", "italy", "ply", "rely", "fly", "monopoly"}
 )
-#: A run of at least three Latin words separated by spaces (a phrase or a multi-word name).
-_LATIN_RUN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'.\-]*(?:,?\s+[A-Za-z0-9][A-Za-z0-9'.\-]*){2,}")
+#: A run of at least two Latin words separated by spaces (a phrase, or a multi-word name such as "The Station").
+_LATIN_RUN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'.\-]*(?:,?\s+[A-Za-z0-9][A-Za-z0-9'.\-]*)+")
 
 
 def latin_tokens(text: str) -> list[str]:
@@ -101,6 +101,11 @@ class SourceTerms:
         return False
 
 
+def _is_function_word(word: str) -> bool:
+    """``the``, ``The``, ``of``: but not an acronym that spells one (``IS``, Inception Score; ``OR``)."""
+    return word.lower() in FUNCTION_WORDS and not (len(word) > 1 and word.isupper())
+
+
 def _is_adverb(word: str) -> bool:
     lowered = word.lower()
     return len(lowered) > 4 and lowered.endswith("ly") and lowered not in _LY_NOUNS
@@ -111,6 +116,8 @@ def _phrase_problem(run: str, source: SourceTerms) -> bool:
     a capitalised name spelled so in the source."""
     words = re.findall(r"[A-Za-z][A-Za-z0-9'.\-]*", run)
     lowercase_glue = [w for w in words if w in FUNCTION_WORDS or (w.islower() and _is_adverb(w))]
+    if not lowercase_glue and words and _is_function_word(words[0]) and not source.has(run):
+        return True  # "The Station" is a name only if the source calls it so
     if not lowercase_glue:
         return False
     content = [w for w in words if w.lower() not in FUNCTION_WORDS]
@@ -141,7 +148,7 @@ def latin_problems(bullet: str, source: SourceTerms) -> LatinProblems:
             continue
         inside = any(start <= match.start() and match.end() <= end for start, end in covered)
         bare = token.strip(".-_/")
-        if bare.lower() in FUNCTION_WORDS or (bare.islower() and _is_adverb(bare)):
+        if _is_function_word(bare) or (bare.islower() and _is_adverb(bare)):
             if not inside:
                 untranslated.append(bare)
             continue
