@@ -132,9 +132,10 @@ def _print_report(report: EvalReport) -> None:
         )
         for reason, count in agg["fallback_reasons"].items():
             click.echo(f"오프라인 대체 사유 {reason}: {count}편")
+    basis = ", LLM 첫 답변 기준" if agg["backend"] != "offline" else ""
     click.echo(
         f"게이트 통과 {agg['gate_passed']}편, 실패 {agg['gate_failed']}편, "
-        f"사실 확인 플래그 {agg['flags']}개 ({agg['flagged_papers']}편, LLM 첫 답변 기준), 평균 항목 수 {agg['mean_bullets']}"
+        f"사실 확인 플래그 {agg['flags']}개 ({agg['flagged_papers']}편{basis}), 평균 항목 수 {agg['mean_bullets']}"
     )
     click.echo(
         f"ROUGE F1 (형태소, 전체): R1 {agg['rouge1']:.4f}  R2 {agg['rouge2']:.4f}  RL {agg['rougeL']:.4f}  "
