@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import stamina
 
+from paperbot import korean
 from paperbot.domain import Item, ItemKind
 
 DATA = Path(__file__).parent.parent / "data" / "summarize"
@@ -53,3 +54,16 @@ def no_retry_waits() -> Iterator[None]:
     """stamina's test mode: retries happen, as many as the summariser allows, without waiting."""
     with stamina.set_testing(True, attempts=10, cap=True):
         yield
+
+
+def _analysers() -> list[Any]:
+    analysers: list[Any] = [pytest.param(None, id="rules")]
+    if korean.analyzer_name() == "kiwi":
+        analysers.append(pytest.param("kiwi", id="kiwi"))
+    return analysers
+
+
+@pytest.fixture(params=_analysers())
+def analyser(request: pytest.FixtureRequest) -> Any:
+    """Each Korean analyser the ending repair can use: the rule table (always) and Kiwi (when installed)."""
+    return korean.kiwi() if request.param == "kiwi" else None

@@ -40,18 +40,6 @@ CASES = [
 UNCHANGED = ["모델을 개발하고 그 가능성을 탐구하기 위해", "An English sentence."]
 
 
-def _analysers() -> list[Any]:
-    analysers: list[Any] = [pytest.param(None, id="rules")]
-    if korean.analyzer_name() == "kiwi":
-        analysers.append(pytest.param("kiwi", id="kiwi"))
-    return analysers
-
-
-@pytest.fixture(params=_analysers())
-def analyser(request: pytest.FixtureRequest) -> Any:
-    return korean.kiwi() if request.param == "kiwi" else None
-
-
 @pytest.mark.parametrize(("written", "formal"), CASES)
 def test_endings_become_formal(analyser: Any, written: str, formal: str) -> None:
     assert to_formal(written, kiwi=analyser) == formal

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from paperbot import korean
 from paperbot.cli import cli
 from paperbot.summarize.evaluation import evaluate, load_references
 from paperbot.summarize.gate import review
@@ -48,18 +47,6 @@ FORM = {
     "2504.11833": "영어-only",
 }
 GOOD = [row_id for row_id in ROWS if row_id not in FACTUAL]
-
-
-def _analysers() -> list[Any]:
-    analysers: list[Any] = [pytest.param(None, id="rules")]
-    if korean.analyzer_name() == "kiwi":
-        analysers.append(pytest.param("kiwi", id="kiwi"))
-    return analysers
-
-
-@pytest.fixture(params=_analysers())
-def analyser(request: pytest.FixtureRequest) -> Any:
-    return korean.kiwi() if request.param == "kiwi" else None
 
 
 def _review(row_id: str, analyser: Any) -> Any:
