@@ -12,13 +12,11 @@ and a stack of codings is refused.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -27,6 +25,7 @@ import stamina
 from paperbot.config import Settings
 from paperbot.errors import SourceError
 from paperbot.httpclient import AddressPolicy, address_policy, check_url, redact_url
+from paperbot.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +61,6 @@ class HttpStatusError(SourceError):
         self.url = url
         self.status = status
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class HostPacer:

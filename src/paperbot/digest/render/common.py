@@ -81,6 +81,17 @@ def bullets(entry: DigestEntry) -> list[str]:
     return [NO_SUMMARY]
 
 
+#: The per-entry tag of an extractive (offline) summary: in a digest that mixes LLM and offline summaries, it shows
+#: which entries quote the abstract rather than summarise it.
+EXTRACT_TAG = "원문 발췌"
+
+
+def extract_tag(entry: DigestEntry) -> str | None:
+    """``EXTRACT_TAG`` when the entry's summary is the offline extract (also an LLM's fallback), else None."""
+    summary = entry.summary
+    return EXTRACT_TAG if summary is not None and summary.backend == "offline" else None
+
+
 def authors(entry: DigestEntry) -> list[str]:
     return [name for name in (clean(a) for a in entry.item.authors) if name]
 

@@ -9,6 +9,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
     failed_sources_note,
     item_link,
     join_topics,
@@ -43,6 +44,9 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
     topics = join_topics(entry.topics)
     if topics:
         facts.append(f"[{topics}]")
+    tag = extract_tag(entry)
+    if tag:
+        facts.append(tag)
     lines.append("   " + " · ".join(facts))
     link = item_link(item)
     if link:

@@ -20,6 +20,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
     failed_sources_note,
     item_link,
     join_topics,
@@ -164,6 +165,9 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     names = authors(entry)
     if names:
         fields.append(_field("✍️ 저자", join_limited(names, AUTHORS_BUDGET, escape_atom), inline=False))
+    tag = extract_tag(entry)
+    if tag:
+        fields.append(_field("📄 요약", tag, inline=True))
     if clean(entry.reason):
         fields.append(_field("💡 선정 이유", truncate(entry.reason, 512, escape_atom)[0], inline=False))
     embed["fields"] = fields

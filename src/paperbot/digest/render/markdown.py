@@ -27,6 +27,7 @@ from paperbot.digest.render.common import (
     authors,
     bullets,
     empty_line,
+    extract_tag,
     failed_sources_note,
     item_link,
     join_topics,
@@ -67,7 +68,9 @@ def _title(entry: DigestEntry, suffix: str = "") -> str:
 
 
 def _bullets(entry: DigestEntry, indent: str = "") -> str:
-    return "".join(f"{indent}- {_escape_start(b)}\n" for b in bullets(entry))
+    tag = extract_tag(entry)
+    head = f"{indent}_{tag}_\n\n" if tag else ""
+    return head + "".join(f"{indent}- {_escape_start(b)}\n" for b in bullets(entry))
 
 
 def _annotations(entry: DigestEntry) -> str:

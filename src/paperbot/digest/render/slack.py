@@ -20,6 +20,7 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
     failed_sources_note,
     item_link,
     join_topics,
@@ -140,6 +141,9 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     ident = arxiv_id(item) if item.kind is ItemKind.PAPER else None
     if ident:
         facts.append(f"arXiv {ident}")
+    tag = extract_tag(entry)
+    if tag:
+        facts.append(f"📄 {tag}")
     names = authors(entry)
     blocks.append(
         _context(" · ".join(facts), ("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)) if names else "")
