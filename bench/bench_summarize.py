@@ -29,33 +29,35 @@ ABSTRACT = (
     "We propose SCOPE, a framework that separately optimizes the KV cache during the prefill and decoding phases. "
     "On LongGenBench with 2M tokens, SCOPE reduces memory by 35% across five tasks."
 )
-ANSWER = {
-    "choices": [
-        {
-            "index": 0,
-            "finish_reason": "stop",
-            "message": {
-                "role": "assistant",
-                "content": json.dumps(
-                    {
-                        "bullets": [
-                            "KV 캐시는 긴 문맥 생성에서 LLMs의 병목이 되었습니다.",
-                            "SCOPE는 프리필 단계와 디코딩 단계의 KV 캐시를 따로 최적화하는 프레임워크입니다.",
-                            "LongGenBench에서 200만 개 토큰 조건으로 메모리 사용량을 35% 줄였습니다.",
-                        ]
-                    },
-                    ensure_ascii=False,
-                ),
-            },
-        }
+BULLETS = {
+    # Already "~니다.": the gate only judges.
+    "formal": [
+        "KV 캐시는 긴 문맥 생성에서 LLMs의 병목이 되었습니다.",
+        "SCOPE는 프리필 단계와 디코딩 단계의 KV 캐시를 따로 최적화하는 프레임워크입니다.",
+        "LongGenBench에서 200만 개 토큰 조건으로 메모리 사용량을 35% 줄였습니다.",
     ],
-    "usage": {"prompt_tokens": 900, "completion_tokens": 200},
+    # The note style of gpt-4o-mini: every ending is repaired (Kiwi when installed) before judging.
+    "note": [
+        "KV 캐시가 긴 문맥 생성에서 LLMs의 병목이 됨",
+        "프리필 단계와 디코딩 단계의 KV 캐시를 따로 최적화하는 SCOPE 프레임워크 도입",
+        "LongGenBench에서 200만 개 토큰 조건으로 메모리 사용량을 35% 줄임.",
+    ],
 }
 
 
-def serve(latency: float, port_queue: Any) -> None:
+def answer(style: str) -> dict[str, Any]:
+    content = json.dumps({"bullets": BULLETS[style]}, ensure_ascii=False)
+    return {
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}},
+        ],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 200},
+    }
+
+
+def serve(latency: float, style: str, port_queue: Any) -> None:
     """The fake LLM, in its own process (as a real server is), so it does not compete with us for the GIL."""
-    body = json.dumps(ANSWER).encode()
+    body = json.dumps(answer(style)).encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -82,9 +84,9 @@ def serve(latency: float, port_queue: Any) -> None:
     server.serve_forever(poll_interval=0.05)
 
 
-def start_server(latency: float) -> tuple[multiprocessing.Process, str]:
+def start_server(latency: float, style: str) -> tuple[multiprocessing.Process, str]:
     ports: Any = multiprocessing.Queue()
-    process = multiprocessing.Process(target=serve, args=(latency, ports), daemon=True)
+    process = multiprocessing.Process(target=serve, args=(latency, style, ports), daemon=True)
     process.start()
     return process, f"http://127.0.0.1:{ports.get(timeout=10)}/v1"
 
@@ -119,11 +121,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--papers", type=int, default=50)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 8])
+    parser.add_argument("--style", choices=sorted(BULLETS), default="formal", help="how the fake LLM ends sentences")
     args = parser.parse_args()
-    server, base_url = start_server(args.latency)
+    server, base_url = start_server(args.latency, args.style)
     try:
-        asyncio.run(run_once(base_url, 4, 4))  # warm-up: imports, first connections
-        print(f"{args.papers} papers, fake LLM latency {args.latency:.3f}s")
+        asyncio.run(run_once(base_url, 4, 4))  # warm-up: imports, first connections (and Kiwi's model)
+        print(f"{args.papers} papers, fake LLM latency {args.latency:.3f}s, answers in the {args.style} style")
         print("concurrency  wall (s)  ideal (s)  ratio")
         for concurrency in args.concurrency:
             wall = asyncio.run(run_once(base_url, args.papers, concurrency))

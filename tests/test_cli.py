@@ -85,7 +85,7 @@ def _db_cycle(tmp_path: Path, url: str) -> None:
     assert "drift 없음" in check.stdout
     current = run("db", "current", cwd=tmp_path, env=env)
     assert "(최신)" in current.stdout
-    down = run("db", "downgrade", "base", cwd=tmp_path, env=env)
+    down = run("db", "downgrade", "base", "--yes", cwd=tmp_path, env=env)
     assert down.returncode == 0, down.stderr
     behind = run("db", "check", cwd=tmp_path, env=env)
     assert behind.returncode == 1

@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     llm_concurrency: int = Field(4, ge=1, le=64)
-    llm_daily_budget_usd: float | None = Field(None, ge=0)
+    llm_daily_budget_usd: float | None = Field(
+        1.0, ge=0, description="USD a day for LLM calls; past it, items get the offline summary ('none': no limit)"
+    )
     llm_auth_header: Literal["bearer", "api-key", "x-api-key", "none"] = Field(
         "bearer", description="how the key is sent: Authorization: Bearer (OpenAI, vLLM…) or api-key (Azure)"
     )
@@ -120,8 +122,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(1200, ge=64, le=32_000)
     llm_temperature: float | None = Field(0.2, ge=0, le=2, description="omitted from the request when unset")
     llm_extra_body: dict[str, Any] = Field(default_factory=dict, description="extra fields merged into each request")
-    llm_timeout: float = Field(60.0, gt=0, description="seconds one LLM request may take")
-    llm_repair_retries: int = Field(1, ge=0, le=3, description="retries after a rejected or failed answer")
+    llm_timeout: float = Field(60.0, gt=0, description="seconds one LLM request may take, the whole answer read")
+    llm_retries: int = Field(1, ge=0, le=5, description="retries of a request that failed (timeout, 429, 5xx)")
+    llm_repair_retries: int = Field(1, ge=0, le=3, description="repair turns after an answer the gate rejected")
+    llm_max_response_bytes: int = Field(4_000_000, ge=10_000, description="largest answer body read from the LLM")
     llm_max_retry_after: float = Field(30.0, ge=0, description="longest Retry-After honoured before falling back")
     llm_max_input_chars: int = Field(4000, ge=200, description="abstracts are cut to this many characters")
     llm_prices: dict[str, tuple[float, float]] = Field(
@@ -201,6 +205,14 @@ class Settings(BaseSettings):
         if level not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return level
+
+    @field_validator("llm_daily_budget_usd", mode="before")
+    @classmethod
+    def _no_budget(cls, value: Any) -> Any:
+        """``none``/``off``/empty: no daily limit (the default is a limit)."""
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "off", "unlimited"):
+            return None
+        return value
 
     @field_validator("timezone")
     @classmethod

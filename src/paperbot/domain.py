@@ -287,6 +287,8 @@ class Digest:
     total_papers: int = 0
     #: The web archive's page of this day or week (``PAPERBOT_WEB_BASE_URL``), linked from the digest header.
     archive_url: str | None = None
+    #: Sources whose latest collection failed, so the digest can say what it may be missing.
+    failed_sources: tuple[str, ...] = ()
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:

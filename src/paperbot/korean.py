@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -84,14 +85,31 @@ _FALLBACK_SUFFIXES = tuple(
 )
 
 
+_load_lock = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _get_kiwi() -> Any:
-    """The shared Kiwi instance (loading takes about two seconds, so it happens once), or None."""
+def _load_kiwi() -> Any:
     try:
         from kiwipiepy import Kiwi
     except ImportError:
         return None
     return Kiwi()
+
+
+@lru_cache(maxsize=1)
+def _get_kiwi() -> Any:
+    """The shared Kiwi instance (loading takes seconds, so it happens once), or None.
+
+    Loaded under a lock: threads that ask at the same time wait for one load instead of each loading a model.
+    """
+    with _load_lock:
+        return _load_kiwi()
+
+
+def kiwi() -> Any:
+    """The shared Kiwi analyser (loaded on first use, seconds: call it off the event loop), or None."""
+    return _get_kiwi()
 
 
 @lru_cache(maxsize=1)

@@ -113,7 +113,9 @@ class ItemRepository(Protocol):
         """Insert unless (source, external_id) exists; the existing row comes back with ``created=False``."""
         ...
 
-    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]: ...
+    async def add_items(self, items: Iterable[Item], *, seen_at: datetime | None = None) -> list[Stored[Item]]:
+        """Insert many; new rows record ``seen_at`` (default: now) as the time paperbot first saw them."""
+        ...
 
     async def get_item(self, item_id: int) -> Item | None: ...
 
@@ -131,6 +133,20 @@ class ItemRepository(Protocol):
         ...
 
     async def update_upvotes(self, item_id: int, upvotes: int, captured_at: datetime) -> None: ...
+
+    async def list_post_candidates(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        seen_from: datetime,
+        seen_until: datetime,
+        not_delivered_to: str | None = None,
+        except_run_day: date | None = None,
+    ) -> list[Item]:
+        """Blog posts dated ``day_from..day_to`` or first seen in ``[seen_from, seen_until)``, without those a daily
+        digest run of ``not_delivered_to`` (for a day other than ``except_run_day``) has a delivery for."""
+        ...
 
 
 class SummaryRepository(Protocol):

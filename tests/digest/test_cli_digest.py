@@ -158,3 +158,61 @@ def test_collects_summarises_offline_and_prints_a_real_digest(tmp_path: Path, se
     assert "](https://arxiv.org/abs/2501.05874)" in text
     assert "수집: 새 항목 5개" in result.stderr
     assert date(2025, 1, 13) != GOLDEN_DAY
+
+
+def _offline_config(tmp_path: Path, server: LocalServer) -> Path:
+    """HF and one blog on a local server that is down (500s); built-in blogs off (no internet in tests)."""
+    lines = [
+        f'hf_base_url = "{server.base}"',
+        "allow_private_networks = true",
+        "http_host_interval = 0",
+        "http_retries = 1",
+    ]
+    for spec in BUILTIN_SOURCES:
+        if spec.name != "hf_daily":
+            lines += ["[[sources]]", f'name = "{spec.name}"', "enabled = false"]
+    lines += ["[[sources]]", 'name = "local_blog"', 'type = "feed"', f'url = "{server.base}/feed.xml"']
+    config = tmp_path / "paperbot.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def test_offline_is_not_a_holiday_every_source_failed_exits_3(tmp_path: Path) -> None:
+    """Issue 14, finding 11: with every source unreachable, the digest said "휴일이거나 아직 수집 전일 수
+    있습니다" and exited 0, and chat digests said "블로그 새 글 0편". Now the failed sources are named on stderr and
+    in the digest, and the exit status is 3 so cron can tell."""
+    from paperbot.cli.digest import EXIT_ALL_SOURCES_FAILED
+
+    with local_server() as down:
+        down.route("/api/daily_papers", Reply(500, b"unavailable"))
+        down.route("/feed.xml", Reply(503, b"unavailable"))
+        config = _offline_config(tmp_path, down)
+        url = f"sqlite+aiosqlite:///{tmp_path}/paperbot.db"
+        console = run(url, "--date", "2025-01-13", config=config)
+        dry_run = run(url, "--date", "2025-01-13", "--to", "discord:42", "--dry-run", config=config)
+    assert EXIT_ALL_SOURCES_FAILED == 3
+    assert console.exit_code == 3, console.output
+    assert "휴일" not in console.stdout
+    assert "가져오지 못한 출처 2곳: hf_daily, local_blog" in console.stdout
+    assert "실패한 출처 2곳" in console.stderr
+    assert "  - hf_daily: API: HTTP 500 from" in console.stderr
+    assert "  - local_blog: HTTP 503 from" in console.stderr
+    assert "모든 출처(2곳)를 가져오지 못했습니다" in console.stderr
+    assert dry_run.exit_code == 3
+    header = json.loads(dry_run.stdout)["messages"][0]["payload"]
+    check_discord_payload(header)
+    assert "가져오지 못한 출처 2곳: hf\\_daily, local\\_blog" in header["content"]
+
+
+def test_one_failed_source_is_named_but_the_exit_status_stays_0(tmp_path: Path, server: LocalServer) -> None:
+    server.route("/feed.xml", Reply(503, b"unavailable"))
+    config = _offline_config(tmp_path, server)
+    result = run(f"sqlite+aiosqlite:///{tmp_path}/paperbot.db", "--date", "2025-01-13", config=config)
+    assert result.exit_code == 0, result.output
+    assert "가져오지 못한 출처 1곳: local_blog" in result.stdout
+    assert "  - local_blog: HTTP 503 from" in result.stderr
+
+
+def test_the_help_documents_the_exit_statuses() -> None:
+    result = CliRunner().invoke(cli, ["digest", "--help"])
+    assert "3 every source failed to collect" in " ".join(result.output.split())

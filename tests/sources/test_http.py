@@ -15,6 +15,7 @@ import stamina.instrumentation
 from paperbot.config import Settings
 from paperbot.errors import SourceError
 from paperbot.httpclient import BlockedUrlError, check_url, make_http_client, user_agent
+from paperbot.ports import Repository
 from paperbot.sources.feed import FeedSource
 from paperbot.sources.fetch import Fetcher, HttpStatusError, parse_retry_after
 from paperbot.sources.hf import HFDailySource
@@ -66,9 +67,11 @@ async def test_timeout_is_a_source_error(server: LocalServer) -> None:
             await _fetcher(client, attempts=1).get(f"{server.base}/slow")
 
 
-async def test_hanging_source_is_cut_by_its_deadline_and_others_still_collected(server: LocalServer) -> None:
+async def test_hanging_source_is_cut_by_its_deadline_and_others_still_collected(
+    server: LocalServer, repository: Repository
+) -> None:
+    """On every repository, PostgreSQL included (it refuses values SQLite takes)."""
     from paperbot.service.collect import SourceStatus, collect
-    from paperbot.store.memory import InMemoryRepository
 
     server.route("/api/daily_papers", Reply(hang=True))
     server.route("/feed.xml", Reply(body=(FEEDS / "aws_ml_wordpress_rss.xml").read_bytes()))
@@ -76,7 +79,6 @@ async def test_hanging_source_is_cut_by_its_deadline_and_others_still_collected(
         fetcher = _fetcher(client, attempts=1)
         hanging = HFDailySource(fetcher, base_url=server.base, deadline=0.3)
         feed = FeedSource(fetcher, name="aws_ml", url=f"{server.base}/feed.xml")
-        repository = InMemoryRepository()
         report = await collect(repository, [hanging, feed], day=date(2025, 8, 20))
     assert [(o.name, o.status) for o in report.sources] == [
         ("hf_daily", SourceStatus.FAILED),

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+import stamina
+
+from paperbot import korean
 from paperbot.domain import Item, ItemKind
 
 DATA = Path(__file__).parent.parent / "data" / "summarize"
@@ -42,3 +47,23 @@ def paper(
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def no_retry_waits() -> Iterator[None]:
+    """stamina's test mode: retries happen, as many as the summariser allows, without waiting."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
+
+
+def _analysers() -> list[Any]:
+    analysers: list[Any] = [pytest.param(None, id="rules")]
+    if korean.analyzer_name() == "kiwi":
+        analysers.append(pytest.param("kiwi", id="kiwi"))
+    return analysers
+
+
+@pytest.fixture(params=_analysers())
+def analyser(request: pytest.FixtureRequest) -> Any:
+    """Each Korean analyser the ending repair can use: the rule table (always) and Kiwi (when installed)."""
+    return korean.kiwi() if request.param == "kiwi" else None

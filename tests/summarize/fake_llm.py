@@ -23,6 +23,9 @@ class Reply:
     body: Any = None  # dict → JSON; str → sent as is
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a hang: longer than the client's timeout)
+    drip: float = 0.0  # seconds between single bytes of the body (a server that never quite stops answering)
+    stream_bytes: int = 0  # send this many filler bytes as the body instead (a huge answer), in 64 KiB writes
+    declare_length: bool = True  # send Content-Length (else the body runs until the connection closes)
 
 
 @dataclass
@@ -83,6 +86,7 @@ class FakeLLMServer:
         self.script = script
         self.requests: list[Recorded] = []
         self.release = threading.Event()
+        self.sent_bytes = 0  # body bytes written to clients (for the huge-body case)
         self._lock = threading.Lock()
         self._attempts: Counter[str] = Counter()
         server = self
@@ -102,14 +106,38 @@ class FakeLLMServer:
                     return  # the test is over
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body or {})
                 data = payload.encode()
+                length = reply.stream_bytes or len(data)
                 with suppress(OSError):
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
+                    if reply.declare_length:
+                        self.send_header("Content-Length", str(length))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply.stream_bytes:
+                        self._stream(reply.stream_bytes)
+                    elif reply.drip:
+                        self._drip(data, reply.drip)
+                    else:
+                        self.wfile.write(data)
+
+            def _stream(self, total: int) -> None:
+                chunk = b" " * 65536
+                sent = 0
+                while sent < total and not server.release.is_set():
+                    size = min(len(chunk), total - sent)
+                    self.wfile.write(chunk[:size])  # raises once the client has hung up
+                    sent += size
+                    with server._lock:
+                        server.sent_bytes += size
+
+            def _drip(self, data: bytes, interval: float) -> None:
+                for index in range(len(data)):
+                    self.wfile.write(data[index : index + 1])
+                    self.wfile.flush()
+                    if server.release.wait(interval):
+                        return
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -146,3 +174,45 @@ def fake_llm(script: Script) -> Iterator[FakeLLMServer]:
         yield server
     finally:
         server.stop()
+
+
+def reference_script(path: str) -> Script:
+    """The stand-in LLM of the evaluation: answers each reference paper with its own ``ko_reference`` sentences
+    (the same answer on a repair turn, as a model that cannot do better would), matched by the prompt's title."""
+    from paperbot.summarize.text import sanitize_for_prompt
+
+    answers: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                answers[sanitize_for_prompt(row["title"], 500)] = row.get("ko_reference") or row.get("ko_bullets")
+
+    def script(body: dict[str, Any], attempt: int) -> Reply:
+        bullets = answers.get(title_of(body))
+        if bullets is None:
+            return Reply(status=404, body={"error": {"message": "unknown paper"}})
+        return Reply(body=openai_bullets(bullets))
+
+    return script
+
+
+def main() -> None:  # pragma: no cover - a tool for the evaluation, run by hand
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="Serve a reference set as a stand-in OpenAI-compatible LLM.")
+    parser.add_argument("--references", required=True)
+    args = parser.parse_args()
+    server = FakeLLMServer(reference_script(args.references))
+    server.start()
+    print(f"{server.url}/v1", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,8 @@ def test_eval_offline_on_synthetic_references() -> None:
     lines = result.stdout.splitlines()
     assert sum(1 for line in lines if line.startswith("synthetic-")) == 4
     assert "게이트 통과 4편, 실패 0편" in result.stdout
-    assert "ROUGE F1 (형태소)" in result.stdout
+    assert "ROUGE F1 (형태소, 전체)" in result.stdout
+    assert "LLM 요청" not in result.stdout  # no LLM, no answers to account for
 
 
 def test_eval_json() -> None:

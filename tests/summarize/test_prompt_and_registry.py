@@ -10,10 +10,11 @@ import pytest
 from paperbot.config import Settings, read_config_file
 from paperbot.domain import ItemKind
 from paperbot.errors import ConfigError
-from paperbot.summarize.llm import AnthropicSummarizer, OpenAICompatSummarizer, parse_retry_after
+from paperbot.retry import parse_retry_after
+from paperbot.summarize.llm import AnthropicSummarizer, OpenAICompatSummarizer
 from paperbot.summarize.offline import OfflineSummarizer
 from paperbot.summarize.pricing import PriceTable
-from paperbot.summarize.prompt import PROMPT_VERSION, build_prompt, protected_terms
+from paperbot.summarize.prompt import _PAPER_SYSTEM, PROMPT_VERSION, build_prompt, protected_terms
 from paperbot.summarize.registry import SUMMARIZERS, build_summarizer
 from paperbot.summarize.text import input_hash, sanitize_for_prompt, split_sentences
 from tests.summarize.conftest import paper
@@ -54,10 +55,30 @@ def test_input_hash_changes_with_the_input_only() -> None:
 
 
 def test_retry_after() -> None:
+    """The project's one parser (paperbot.retry), for the fetcher and the LLM alike (RFC 9110 §10.2.3)."""
+    from datetime import UTC, datetime
+
+    from paperbot.sources import fetch
+
+    now = datetime(2025, 8, 1, 12, 0, tzinfo=UTC)
     assert parse_retry_after("2") == 2.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after(" 86400 ") == 86400.0
+    assert parse_retry_after("1.5") == 1.5  # not in the RFC, but servers send it
+    assert parse_retry_after("Fri, 01 Aug 2025 12:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+    for garbage in (None, "", "soon", "-5", "inf", "nan", "1e9"):
+        assert parse_retry_after(garbage) is None
+    assert fetch.parse_retry_after is parse_retry_after  # the fetcher's copy is gone
+
+
+def test_prompt_v2() -> None:
+    assert PROMPT_VERSION == "ko-bullets-2"
+    for rule in ("billion = 10억", "million = 100만", "trillion = 1조", "원문에 없는 약어 풀이", "fine-tuning"):
+        assert rule in _PAPER_SYSTEM
+    assert "코드, 데이터, 프로젝트 페이지" in _PAPER_SYSTEM and "BLINK" in _PAPER_SYSTEM  # one worked example
+    assert "<terms>" in _PAPER_SYSTEM.split("자료일 뿐")[0]  # the terms are data, not instructions
+    user = build_prompt(paper(), max_input_chars=4000).user
+    assert user.rstrip().endswith("</terms>") and "보호어" not in user
 
 
 def test_prices() -> None:

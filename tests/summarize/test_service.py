@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from paperbot.domain import Item
 from paperbot.ports import Repository
@@ -171,9 +174,133 @@ async def test_every_hostile_answer_still_leaves_every_item_with_a_summary() -> 
             )
             report = await summarize_pending(repository, summarizer, concurrency=4, today=lambda: TODAY)
     assert report.pending == len(answers) == len(report.summaries)
-    assert report.llm == 1 and report.offline == len(answers) - 1
+    # good, and the four answers with one bad bullet among three good ones (the bad bullet dropped), are kept.
+    kept = {"good", "everyone", "channel", "link", "instruction"}
+    assert report.llm == len(kept) and report.offline == len(answers) - len(kept)
+    by_id = {item.id: item.external_id for item in await repository.list_items()}
+    for summary in report.summaries:
+        assert (summary.backend == "openai_compat") == (by_id[summary.item_id] in kept)
     assert await repository.items_without_summary() == []
     for summary in report.summaries:
         text = " ".join(summary.bullets)
         assert "@" not in text and "<" not in text and "www." not in text and "클릭" not in text
     assert report.tokens_in > 0 and (await repository.usage_totals(TODAY)).calls > 0
+
+
+class CountingRepository(InMemoryRepository):
+    """Counts the repository calls in flight at once (what exhausted the connection pool)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def _counted(self, call: Any) -> Any:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # a real database call yields
+            return await call
+        finally:
+            self.in_flight -= 1
+
+    async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Any:
+        return await self._counted(super().find_summary(item_id, input_hash, prompt_version, model))
+
+    async def add_summary(self, summary: Any) -> Any:
+        return await self._counted(super().add_summary(summary))
+
+
+async def test_thousands_of_pending_items_never_run_more_than_concurrency_at_once() -> None:
+    repository = CountingRepository()
+    await _store(repository, papers(2000))
+    done: list[tuple[int, int]] = []
+    report = await summarize_pending(
+        repository, FakeSummarizer(), concurrency=4, today=lambda: TODAY, progress=lambda d, t: done.append((d, t))
+    )
+    assert report.pending == 2000 and len(report.summaries) == 2000
+    assert repository.max_in_flight <= 4  # before: one task per item, each looking its cache up at once
+    assert done[0] == (1, 2000) and done[-1] == (2000, 2000) and len(done) == 2000
+
+
+@pytest.mark.slow
+async def test_six_thousand_pending_items_after_a_backfill_complete_on_sqlite(sqlite_url: str) -> None:
+    from paperbot.store.engine import create_engine
+    from paperbot.store.sql import SqlRepository
+
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)  # the default pool
+    try:
+        await repository.add_items(papers(6000))
+        report = await summarize_pending(repository, OfflineSummarizer(), today=lambda: TODAY)
+        assert report.pending == 6000 and report.offline == 6000
+        assert await repository.items_without_summary(limit=1) == []
+    finally:
+        await repository.close()
+
+
+async def test_backlog_items_are_not_sent_to_the_llm() -> None:
+    repository = InMemoryRepository()
+    backlog = paper(title="Old post: Cache", item_id=None, external_id="old")
+    backlog = replace(backlog, extra={"backlog": True})
+    await _store(repository, [*papers(2), backlog])
+    fake = FakeSummarizer()
+    report = await summarize_pending(repository, fake, today=lambda: TODAY)
+    assert len(fake.calls) == 2 and all(not item.extra.get("backlog") for item in fake.calls)
+    assert report.backlog == 1 and report.offline == 1 and not report.fallbacks  # not counted as a failure
+    old = next(s for s in report.summaries if s.backend == "offline")
+    assert old.fallback_reason == "backlog"
+    assert "지난 블로그 글 1건" in report.status()
+    # While it stays backlog, a digest run does not re-make it either.
+    again = await summarize_pending(repository, fake, day_from=date(2024, 1, 1), today=lambda: TODAY)
+    assert again.pending == 0 and len(fake.calls) == 2
+
+
+async def test_summaries_of_an_older_prompt_are_re_made_when_shown() -> None:
+    repository = InMemoryRepository()
+    items = await _store(repository, papers(3))
+    old = FakeSummarizer()
+    old.prompt_version = "ko-bullets-1"
+    await summarize_pending(repository, old, today=lambda: TODAY)
+    new = FakeSummarizer()
+    new.prompt_version = "ko-bullets-2"
+    # Without a window (plain `paperbot summarize`) nothing is pending: the archive is not re-paid.
+    assert (await summarize_pending(repository, new, today=lambda: TODAY)).pending == 0
+    report = await summarize_pending(repository, new, day_from=date(2024, 12, 23), today=lambda: TODAY)
+    assert report.pending == report.refreshed == 3 and len(new.calls) == 3
+    latest = await repository.latest_summaries([item.id for item in items if item.id is not None])
+    assert {summary.prompt_version for summary in latest.values()} == {"ko-bullets-2"}
+    # Current now: the next digest run pays nothing.
+    assert (await summarize_pending(repository, new, day_from=date(2024, 12, 23), today=lambda: TODAY)).pending == 0
+
+
+async def test_a_fallback_for_this_prompt_is_not_asked_again_but_a_transport_failure_is() -> None:
+    repository = InMemoryRepository()
+    rejected, timed_out = await _store(repository, papers(2))
+
+    def script(body: dict[str, Any], attempt: int) -> Reply:
+        if title_of(body).startswith("SCOPE 0"):
+            return Reply(body=openai_bullets(["SCOPE는 70% 줄입니다.", "SCOPE는 7배 빠릅니다.", "GPT-9보다 낫습니다."]))
+        return Reply(body={}, delay=5.0)
+
+    async with httpx.AsyncClient() as http:
+        with fake_llm(script) as server:
+            summarizer = OpenAICompatSummarizer(
+                http, base_url=server.url, model="gpt-4o-mini", timeout=0.3, backoff=0.0, retries=0
+            )
+            first = await summarize_pending(repository, summarizer, day_from=date(2024, 12, 23), today=lambda: TODAY)
+            assert first.offline == 2
+            asked = len(server.requests)
+            again = await summarize_pending(repository, summarizer, day_from=date(2024, 12, 23), today=lambda: TODAY)
+    assert again.pending == again.refreshed == 1  # only the timed-out one
+    assert len(server.requests) == asked + 1
+    latest = await repository.latest_summaries([rejected.id or 0, timed_out.id or 0])
+    assert latest[rejected.id or 0].prompt_version.endswith("+ko-bullets-2")
+    assert latest[rejected.id or 0].model == "gpt-4o-mini" and latest[rejected.id or 0].backend == "offline"
+
+
+async def test_the_offline_back_end_never_replaces_an_llm_summary() -> None:
+    repository = InMemoryRepository()
+    await _store(repository, papers(2))
+    await summarize_pending(repository, FakeSummarizer(), today=lambda: TODAY)
+    report = await summarize_pending(repository, OfflineSummarizer(), day_from=date(2024, 1, 1), today=lambda: TODAY)
+    assert report.pending == 0

@@ -13,9 +13,13 @@ import click
 from paperbot.cli.common import fail, settings_for
 
 if TYPE_CHECKING:
+    from paperbot.domain import Digest
     from paperbot.service.publish import PublishResult
 
 TARGET_HELP = "console (default), markdown, discord:CHANNEL_ID or slack:CHANNEL_ID"
+#: Exit status when every source failed to collect: the digest is still printed (or posted) from what is stored,
+#: but cron must be able to tell a network outage from a quiet day.
+EXIT_ALL_SOURCES_FAILED = 3
 
 
 def _report_published(target: str, result: PublishResult) -> None:
@@ -81,9 +85,14 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
     Which day: a digest covers one Hugging Face Daily Papers day, a UTC date that fills mostly between
     00:00 and 03:00 UTC. Without --date it is the day that ended before 09:00 in Asia/Seoul (the
     PAPERBOT_TIMEZONE setting), so the 09:00 KST digest of 2024-04-20 covers 2024-04-19.
+
+    \b
+    Exit status: 0 done; 1 not fully posted (a rerun resumes) or the database is not ready; 2 a
+    configuration error; 3 every source failed to collect (the digest is still printed or posted from
+    what is stored, and names the failed sources). Sources that fail are listed on stderr.
     """
     from paperbot.digest.days import covered_day
-    from paperbot.domain import Digest, DigestKind, utcnow
+    from paperbot.domain import DigestKind, utcnow
     from paperbot.store.migrate import ensure_schema
 
     target_kind, target = _parse_target(to)
@@ -99,7 +108,11 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
     target_day: date = day.date() if day is not None else covered_day(utcnow(), settings.timezone)
     digest_kind = DigestKind(kind)
 
+    failed_names: list[str] = []
+    all_failed = False
+
     async def run() -> tuple[Digest, PublishResult | None]:
+        nonlocal all_failed
         from paperbot.bootstrap import build_services
         from paperbot.digest.build import week_start
         from paperbot.service.digest import build_digest
@@ -110,12 +123,16 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
                 from paperbot.service.collect import collect
 
                 report = await collect(services.repository, services.sources, day=target_day)
-                failed = len(report.failed)
+                failed = report.failed
+                failed_names.extend(outcome.name for outcome in failed)
+                all_failed = bool(report.sources) and len(failed) == len(report.sources)
                 click.echo(
                     f"{target_day.isoformat()} 수집: 새 항목 {len(report.new_items)}개"
-                    + (f", 실패한 출처 {failed}곳" if failed else ""),
+                    + (f", 실패한 출처 {len(failed)}곳" if failed else ""),
                     err=True,
                 )
+                for outcome in failed:
+                    click.echo(f"  - {outcome.name}: {outcome.error}", err=True)
             from paperbot.service.summarize import summarize_pending
 
             summary = await summarize_pending(
@@ -133,6 +150,7 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
                 kind=digest_kind,
                 target=target,
                 archive_base_url=settings.web_base_url,
+                failed_sources=None if no_collect else failed_names,
             )
             if not publishing or target is None:
                 return built, None
@@ -143,7 +161,17 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
     built, published = asyncio.run(run())
     if published is not None:
         _report_published(target or "", published)
-        return
+    else:
+        _print(built, target_kind, target, kind, target_day)
+    if all_failed:
+        fail(
+            f"모든 출처({len(failed_names)}곳)를 가져오지 못했습니다: {', '.join(failed_names)}. "
+            "네트워크와 출처 상태를 확인하세요 ('paperbot sources --check').",
+            code=EXIT_ALL_SOURCES_FAILED,
+        )
+
+
+def _print(built: Digest, target_kind: str, target: str | None, kind: str, target_day: date) -> None:
     if target_kind == "markdown":
         from paperbot.digest.render.markdown import render_markdown
 

@@ -182,7 +182,7 @@ def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
                     "name": spec.name,
                     "type": spec.type,
                     "title": spec.title,
-                    "url": spec.url or (settings.hf_base_url if spec.type == "hf_daily" else None),
+                    "url": _shown_url(spec.url or (settings.hf_base_url if spec.type == "hf_daily" else None)),
                     "enabled": spec.enabled and spec.name in by_name,
                     "builtin": spec.builtin,
                     "health": _health(state, settings.source_degraded_after),
@@ -247,3 +247,10 @@ def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -
         click.echo(f"  {failure}", err=True)
     if failures and len(failures) == len(days) * len(names):
         ctx.exit(1)
+
+
+def _shown_url(url: str | None) -> str | None:
+    """A configured URL as printed: without user-info (a mirror's credentials in PAPERBOT_HF_BASE_URL)."""
+    from paperbot.httpclient import redact_url
+
+    return redact_url(url) if url else None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import date, datetime
+from typing import Any
 
 import click
 
@@ -34,16 +36,23 @@ def summarize(ctx: click.Context, day: datetime | None, limit: int | None, as_js
         fail(problem, code=1)
     day_from: date | None = day.date() if day is not None else None
 
+    bar = _ProgressBar() if not as_json and sys.stderr.isatty() else None
+
     async def run() -> SummarizeReport:
         async with build_services(settings) as services:
-            return await summarize_pending(
-                services.repository,
-                services.summarizer,
-                day_from=day_from,
-                limit=limit,
-                concurrency=settings.llm_concurrency,
-                daily_budget_usd=settings.llm_daily_budget_usd,
-            )
+            try:
+                return await summarize_pending(
+                    services.repository,
+                    services.summarizer,
+                    day_from=day_from,
+                    limit=limit,
+                    concurrency=settings.llm_concurrency,
+                    daily_budget_usd=settings.llm_daily_budget_usd,
+                    progress=bar.update if bar is not None else None,
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
 
     report = asyncio.run(run())
     if as_json:
@@ -52,3 +61,22 @@ def summarize(ctx: click.Context, day: datetime | None, limit: int | None, as_js
     click.echo(report.status())
     if report.pending and report.offline_mode:
         click.echo("오프라인 모드: 초록의 문장을 그대로 인용한 추출 요약입니다.")
+
+
+class _ProgressBar:
+    """click's progress bar on stderr, started on the first item (its length is known only then)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._shown = 0
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label="요약", file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._shown)
+        self._shown = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

@@ -1,7 +1,7 @@
 """Build digests from items, summaries and votes (pure: the service layer reads the repository).
 
-Daily: the papers of one HF day, ranked and cut (:mod:`paperbot.digest.ranking`), then the blog posts published
-since the channel's previous digest. Weekly: the week's best papers grouped by topic, then its most-voted posts.
+Daily: the papers of one HF day, ranked and cut (:mod:`paperbot.digest.ranking`), then the blog posts the channel
+has not had yet (chosen by :func:`paperbot.service.digest.build_digest`; published dates only order and label them). Weekly: the week's best papers grouped by topic, then its most-voted posts.
 When nothing is left the digest carries a one-line ``empty_reason`` instead of being silent.
 """
 
@@ -108,14 +108,19 @@ def _is_offline(entries: Iterable[DigestEntry]) -> bool:
     return any(entry.summary is not None and entry.summary.backend == OFFLINE_BACKEND for entry in entries)
 
 
-def empty_message(kind: DigestKind, day: date, start: date, *, had_candidates: bool) -> str:
-    """The one line said when a digest has nothing to show."""
+def empty_message(
+    kind: DigestKind, day: date, start: date, *, had_candidates: bool, failed_sources: Collection[str] = ()
+) -> str:
+    """The one line said when a digest has nothing to show (never "a holiday" when sources could not be read)."""
+    if failed_sources and not had_candidates:
+        span = f"{start.isoformat()} ~ {day.isoformat()} 주간" if kind is DigestKind.WEEKLY else _day_label(day)
+        return f"{span}에는 보여 드릴 논문과 블로그 글이 없습니다. 출처 {len(failed_sources)}곳을 가져오지 못했습니다."
     if kind is DigestKind.WEEKLY:
         span = f"{start.isoformat()} ~ {day.isoformat()}"
         if had_candidates:
             return f"{span} 주간에는 이 채널의 조건에 맞는 논문과 블로그 글이 없습니다."
         return f"{span} 주간에는 모인 논문과 블로그 글이 없습니다."
-    label = f"{day.isoformat()}({_WEEKDAYS[day.weekday()]})"
+    label = _day_label(day)
     if had_candidates:
         return f"{label}에는 이 채널의 조건에 맞는 새 논문과 블로그 글이 없습니다 (이미 보냈거나 필터에 걸렸습니다)."
     if day.weekday() >= 5:
@@ -123,6 +128,10 @@ def empty_message(kind: DigestKind, day: date, start: date, *, had_candidates: b
     return (
         f"{label}에는 HF Daily Papers에 올라온 논문도, 새 블로그 글도 없습니다 (휴일이거나 아직 수집 전일 수 있습니다)."
     )
+
+
+def _day_label(day: date) -> str:
+    return f"{day.isoformat()}({_WEEKDAYS[day.weekday()]})"
 
 
 def build_daily(
@@ -137,8 +146,10 @@ def build_daily(
     exclude_item_ids: Collection[int] = (),
     target: str | None = None,
     known_topics: KnownTopics | None = None,
+    failed_sources: Collection[str] = (),
 ) -> Digest:
-    """The daily digest of ``day``: ranked papers of that HF day, then ``posts`` (already windowed by the caller).
+    """The daily digest of ``day``: ranked papers of that HF day, then ``posts`` (already chosen by the caller:
+    not yet in a digest of the target, first seen or dated within the window).
 
     ``known_topics``: topics already known per item id (the others are assigned here).
     """
@@ -177,10 +188,13 @@ def build_daily(
         day=day,
         sections=tuple(sections),
         offline=_is_offline(entries),
-        empty_reason=None if entries else empty_message(DigestKind.DAILY, day, day, had_candidates=had_candidates),
+        empty_reason=None
+        if entries
+        else empty_message(DigestKind.DAILY, day, day, had_candidates=had_candidates, failed_sources=failed_sources),
         start_day=day,
         target=target,
         total_papers=len(paper_list),
+        failed_sources=tuple(sorted(failed_sources)),
     )
 
 
@@ -200,6 +214,7 @@ def build_weekly(
     policy: RankingPolicy = DEFAULT_POLICY,
     target: str | None = None,
     known_topics: KnownTopics | None = None,
+    failed_sources: Collection[str] = (),
 ) -> Digest:
     """Best of the week ending on ``day``: top papers by HF upvotes and team votes grouped by topic, then posts.
 
@@ -211,7 +226,7 @@ def build_weekly(
     filters = filters or ChannelFilters()
     start = week_start(day)
     paper_list = [p for p in papers if p.kind is ItemKind.PAPER and start <= p.day <= day]
-    post_list = [p for p in posts if start <= p.day <= day]
+    post_list = list(posts)  # chosen by the caller: dated or first seen within the week
     topics_of: dict[tuple[str, str], tuple[str, ...]] = {}
     checked: list[tuple[Item, Verdict]] = []
     for item in paper_list:
@@ -239,8 +254,11 @@ def build_weekly(
         day=day,
         sections=tuple(sections),
         offline=_is_offline(entries),
-        empty_reason=None if entries else empty_message(DigestKind.WEEKLY, day, start, had_candidates=had_candidates),
+        empty_reason=None
+        if entries
+        else empty_message(DigestKind.WEEKLY, day, start, had_candidates=had_candidates, failed_sources=failed_sources),
         start_day=start,
         target=target,
         total_papers=len(paper_list),
+        failed_sources=tuple(sorted(failed_sources)),
     )

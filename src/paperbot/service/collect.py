@@ -1,7 +1,9 @@
 """The collect use case: fetch every source concurrently, store what is new, keep each source's health.
 
 Pure of I/O libraries: sources and the repository are ports. One source failing (an exception, its deadline)
-never stops the others; its failure is recorded in its :class:`SourceState` and in the report.
+never stops the others; its failure is recorded in its :class:`SourceState` and in the report. Storing is part of
+each source's boundary too: a write the database refuses fails that source (or, when single items are the cause,
+only those items), never the sources stored after it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from paperbot.domain import Item, ItemKind, SourceState, utcnow
-from paperbot.errors import PaperbotError
+from paperbot.domain import Item, ItemKind, SourceState, Stored, utcnow
+from paperbot.errors import PaperbotError, StoreError
 from paperbot.ports import FetchResult, Repository, Source
 
 log = logging.getLogger(__name__)
@@ -119,56 +121,109 @@ async def collect(
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):  # CancelledError, KeyboardInterrupt: not ours to swallow
                 raise result
-            error = _describe(result)
-            failures = state.consecutive_failures + 1
-            await repository.save_source_state(
-                replace(state, last_attempt_at=started, consecutive_failures=failures, last_error=error)
-            )
-            log.warning("source failed", extra={"source": source.name, "error": error, "failures": failures})
-            report.sources.append(SourceOutcome(source.name, SourceStatus.FAILED, error, consecutive_failures=failures))
+            await _record_failure(repository, report, state, _describe(result), started)
             continue
-        success = replace(
-            state,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            last_attempt_at=started,
-            last_success_at=started,
-            consecutive_failures=0,
-            last_error=None,
-        )
-        if result.not_modified:
-            await repository.save_source_state(success)
-            report.sources.append(SourceOutcome(source.name, SourceStatus.NOT_MODIFIED))
+        try:
+            outcome = await _store_result(repository, report, state, result, started)
+        except StoreError as exc:
+            await _record_failure(repository, report, state, f"storing failed: {_describe(exc)}", started)
             continue
-        stored = await _store(repository, result.items, report)
-        # Validators are saved only once the items are stored, so a crash in between re-fetches instead of losing.
-        await repository.save_source_state(success)
-        outcome = SourceOutcome(
-            source.name,
-            SourceStatus.OK,
-            fetched=len(result.items),
-            new=stored,
-            skipped=result.skipped,
-            not_ready=result.not_ready,
-        )
-        log.info(
-            "source collected",
-            extra={"source": source.name, "fetched": outcome.fetched, "new": stored, "skipped": outcome.skipped},
-        )
         report.sources.append(outcome)
     return report
 
 
-async def _store(repository: Repository, items: list[Item], report: CollectReport) -> int:
+async def _record_failure(
+    repository: Repository, report: CollectReport, state: SourceState, error: str, started: datetime
+) -> None:
+    failures = state.consecutive_failures + 1
+    try:
+        await repository.save_source_state(
+            replace(state, last_attempt_at=started, consecutive_failures=failures, last_error=error)
+        )
+    except StoreError as exc:  # the database itself is failing: the report still says what happened
+        log.error("source state not saved", extra={"source": state.name, "error": _describe(exc)})
+    log.warning("source failed", extra={"source": state.name, "error": error, "failures": failures})
+    report.sources.append(SourceOutcome(state.name, SourceStatus.FAILED, error, consecutive_failures=failures))
+
+
+async def _store_result(
+    repository: Repository, report: CollectReport, state: SourceState, result: FetchResult, started: datetime
+) -> SourceOutcome:
+    success = replace(
+        state,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        last_attempt_at=started,
+        last_success_at=started,
+        consecutive_failures=0,
+        last_error=None,
+    )
+    if result.not_modified:
+        await repository.save_source_state(success)
+        return SourceOutcome(state.name, SourceStatus.NOT_MODIFIED)
+    stored, refused = await _store(repository, result.items, report, state.name, started)
+    # Validators are saved only once the items are stored, so a crash in between re-fetches instead of losing.
+    await repository.save_source_state(success)
+    outcome = SourceOutcome(
+        state.name,
+        SourceStatus.OK,
+        fetched=len(result.items),
+        new=stored,
+        skipped=result.skipped + refused,
+        not_ready=result.not_ready,
+    )
+    log.info(
+        "source collected",
+        extra={"source": state.name, "fetched": outcome.fetched, "new": stored, "skipped": outcome.skipped},
+    )
+    return outcome
+
+
+async def _add_each(
+    repository: Repository, items: list[Item], source: str, seen_at: datetime
+) -> list[tuple[Item, Stored[Item]]]:
+    """``add_items`` in one go; when the database refuses the batch, item by item, skipping those it refuses.
+
+    An item refused alone is logged and left out; when every item is refused the database itself is failing,
+    and that error fails the source.
+    """
+    try:
+        return list(zip(items, await repository.add_items(items, seen_at=seen_at), strict=True))
+    except StoreError as batch_error:
+        if len(items) <= 1:
+            raise
+        first_error = batch_error
+    stored: list[tuple[Item, Stored[Item]]] = []
+    refused: list[str] = []
+    for item in items:
+        try:
+            stored.extend(zip([item], await repository.add_items([item], seen_at=seen_at), strict=True))
+        except StoreError as exc:
+            refused.append(item.external_id[:100])
+            first_error = exc
+    if not stored:
+        raise first_error
+    log.warning(
+        "items refused by the database were skipped",
+        extra={"source": source, "refused": len(refused), "ids": refused[:5], "error": _describe(first_error)},
+    )
+    return stored
+
+
+async def _store(
+    repository: Repository, items: list[Item], report: CollectReport, source: str, seen_at: datetime
+) -> tuple[int, int]:
+    """Store ``items`` (first seen at ``seen_at``); (how many were new, how many the database refused)."""
     new = 0
-    for fresh, stored in zip(items, await repository.add_items(items), strict=True):
+    pairs = await _add_each(repository, items, source, seen_at) if items else []
+    for fresh, stored in pairs:
         item = stored.value
         if stored.created:
             new += 1
         else:
             item = await _refresh_upvotes(repository, item, fresh)
         report.items.append(CollectedItem(item, stored.created))
-    return new
+    return new, len(items) - len(pairs)
 
 
 async def _refresh_upvotes(repository: Repository, existing: Item, fresh: Item) -> Item:

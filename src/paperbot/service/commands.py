@@ -377,6 +377,21 @@ def parse_list(value: str | None, *, what: str) -> tuple[str, ...] | None:
     return entries
 
 
+def parse_min_upvotes(value: str) -> int:
+    """A typed ``min_upvotes`` value: ASCII digits only, 0..MAX_MIN_UPVOTES.
+
+    ``str.isdigit`` is not the test: '²' and other Unicode digits pass it and ``int()`` then raises, and so does
+    ``int()`` on 5,000 digits (Python's limit on integer string conversion).
+    """
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_MIN_UPVOTES)):
+        raise CommandError(
+            f"bad min_upvotes {text[:20]!r}",
+            user_message=f"min_upvotes는 0부터 {MAX_MIN_UPVOTES} 사이의 정수로 적어 주세요.",
+        )
+    return int(text)
+
+
 async def config(
     ctx: CommandContext,
     caller: Caller,

@@ -1,8 +1,16 @@
-"""Use case: summarise every item that has no summary yet.
+"""Use case: summarise every item that has no summary yet, and re-make stale ones when they are about to be shown.
 
 Looks the cache up first (the same input, prompt version and model is never paid for twice, across restarts),
 records the tokens and cost of every model call, and when the daily budget is spent gives the rest of the day's
 items the offline summary (``fallback_reason="budget"``). An item is never dropped: each one leaves with a summary.
+
+Scale: a fixed pool of ``concurrency`` workers takes the items one at a time, so thousands of pending items (after
+``paperbot backfill``) never hold more than ``concurrency`` database connections or model calls at once. Items a
+feed's first fetch flagged as backlog are never posted: they get the offline summary without a model call.
+
+Laziness: with ``day_from`` (the digest's window), items whose stored summary no longer matches the summariser
+(another prompt version or model, an offline summary where an LLM is now configured, a budget or transport
+fallback) are summarised again, so a new prompt reaches the items people see without re-paying for the archive.
 """
 
 from __future__ import annotations
@@ -10,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from paperbot import korean
 from paperbot.domain import Item, LlmUsage, Summary, utcnow
 from paperbot.errors import PaperbotError
 from paperbot.ports import Repository, Summarizer
@@ -22,6 +31,9 @@ from paperbot.ports import Repository, Summarizer
 log = logging.getLogger(__name__)
 
 BUDGET_REASON = "budget"
+BACKLOG_REASON = "backlog"
+#: Item ids per latest-summary lookup of the refresh (well under every database's bound-parameter limit).
+LOOKUP_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -29,6 +41,8 @@ class SummarizeReport:
     """What one run did. ``summaries`` holds every item's summary (from the cache or new), in the items' order."""
 
     pending: int = 0
+    refreshed: int = 0
+    backlog: int = 0
     from_cache: int = 0
     llm: int = 0
     offline: int = 0
@@ -55,6 +69,10 @@ class SummarizeReport:
         if fallback_count:
             parts.append(f"(그중 오프라인 대체 {fallback_count}건)")
         text = " ".join(parts) + "."
+        if self.refreshed:
+            text += f" 이 중 {self.refreshed}건은 예전 요약을 새로 만든 것입니다."
+        if self.backlog:
+            text += f" 게시하지 않는 지난 블로그 글 {self.backlog}건은 LLM 없이 요약했습니다."
         if self.tokens_in or self.tokens_out:
             text += f" 토큰 입력 {self.tokens_in:,}개, 출력 {self.tokens_out:,}개, 비용 ${self.cost_usd:.4f}."
         if self.budget_exhausted:
@@ -64,6 +82,8 @@ class SummarizeReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "pending": self.pending,
+            "refreshed": self.refreshed,
+            "backlog": self.backlog,
             "from_cache": self.from_cache,
             "llm": self.llm,
             "offline": self.offline,
@@ -85,6 +105,142 @@ def _reason_kind(reason: str) -> str:
     return head.split("(", 1)[0].split(":", 1)[0] or "unknown"
 
 
+def is_current(summary: Summary, item: Item, summarizer: Summarizer) -> bool:
+    """``summary`` is what ``summarizer`` would make of ``item`` now, so it need not be made again.
+
+    Its own key; an offline summary that replaced this prompt's and model's rejected answer (prompt version
+    ``<offline>+<prompt>``, see :func:`paperbot.summarize.llm.fallback_version`); and, with the offline back-end
+    configured, any LLM summary (better than an extract, whatever the prompt that made it).
+    """
+    input_hash, prompt_version, model = summarizer.cache_key(item)
+    if summarizer.backend == "offline" and summary.backend != "offline":
+        return True  # never trade a model's summary for an extract
+    if summary.input_hash != input_hash:
+        return False  # the abstract changed
+    if (summary.prompt_version, summary.model) == (prompt_version, model):
+        return True
+    if summarizer.backend == "offline":
+        return False  # an extract of an older offline version
+    return (
+        summary.backend == "offline"
+        and summary.model == model
+        and summary.prompt_version.endswith(f"+{prompt_version}")
+    )
+
+
+def is_backlog(item: Item) -> bool:
+    """Flagged by a feed's first fetch: recorded but never posted."""
+    return bool(item.extra.get("backlog"))
+
+
+async def _stale_items(
+    repository: Repository, summarizer: Summarizer, day_from: date, pending: Sequence[Item]
+) -> list[Item]:
+    """Items of ``day_from`` and later, not pending and not backlog, whose latest summary is not current."""
+    skip = {item.id for item in pending}
+    candidates = [
+        item
+        for item in await repository.list_items(day_from=day_from)
+        if item.id is not None and item.id not in skip and not is_backlog(item)
+    ]
+    stale: list[Item] = []
+    for start in range(0, len(candidates), LOOKUP_BATCH):
+        batch = candidates[start : start + LOOKUP_BATCH]
+        latest = await repository.latest_summaries([item.id for item in batch if item.id is not None])
+        stale.extend(
+            item
+            for item in batch
+            if item.id is not None and (item.id not in latest or not is_current(latest[item.id], item, summarizer))
+        )
+    return stale
+
+
+@dataclass(slots=True)
+class _Run:
+    """One ``summarize_pending`` run: the work list, the shared report, and what each worker does per item."""
+
+    repository: Repository
+    summarizer: Summarizer
+    work: list[Item]
+    report: SummarizeReport
+    budget: float | None
+    current_day: Callable[[], date]
+    progress: Callable[[int, int], None] | None
+    results: list[Summary | None] = field(default_factory=list)
+    next_index: int = 0
+    done: int = 0
+
+    async def over_budget(self) -> bool:
+        if self.budget is None or self.summarizer.backend == "offline":
+            return False
+        totals = await self.repository.usage_totals(self.current_day())
+        return totals.cost_usd >= self.budget
+
+    async def make(self, item: Item) -> Summary:
+        if self.summarizer.backend != "offline" and is_backlog(item):
+            self.report.backlog += 1
+            return await self.summarizer.fallback(item, BACKLOG_REASON)
+        if await self.over_budget():
+            self.report.budget_exhausted = True
+            return await self.summarizer.fallback(item, BUDGET_REASON)
+        try:
+            return await self.summarizer.summarize(item)
+        except Exception as exc:  # a summariser bug must not drop the item
+            log.exception("summarizer failed", extra={"item_id": item.id})
+            return await self.summarizer.fallback(item, f"error({type(exc).__name__})")
+
+    async def record(self, summary: Summary, item_id: int) -> None:
+        if not (summary.tokens_in or summary.tokens_out or summary.cost_usd):
+            return
+        await self.repository.record_usage(
+            LlmUsage(
+                day=self.current_day(),
+                backend=self.summarizer.backend,
+                model=self.summarizer.model,
+                tokens_in=summary.tokens_in,
+                tokens_out=summary.tokens_out,
+                cost_usd=summary.cost_usd,
+                item_id=item_id,
+            )
+        )
+        self.report.tokens_in += summary.tokens_in
+        self.report.tokens_out += summary.tokens_out
+        self.report.cost_usd += summary.cost_usd
+
+    async def one(self, index: int, item: Item) -> None:
+        item_id = item.id
+        if item_id is None:
+            raise PaperbotError("items_without_summary returned an item without an id")
+        input_hash, prompt_version, model = self.summarizer.cache_key(item)
+        cached = await self.repository.find_summary(item_id, input_hash, prompt_version, model)
+        if cached is not None:
+            self.report.from_cache += 1
+            self.results[index] = cached
+            return
+        summary = _with_item_id(await self.make(item), item_id)
+        await self.record(summary, item_id)
+        stored = await self.repository.add_summary(summary)
+        if stored.created:
+            if summary.fallback_reason is not None and summary.fallback_reason != BACKLOG_REASON:
+                self.report.fallbacks[_reason_kind(summary.fallback_reason)] += 1
+            if summary.backend == "offline":
+                self.report.offline += 1
+            else:
+                self.report.llm += 1
+        else:
+            self.report.from_cache += 1  # another worker stored the same key first: theirs wins
+        self.results[index] = stored.value
+
+    async def worker(self) -> None:
+        while self.next_index < len(self.work):
+            index = self.next_index
+            self.next_index += 1
+            await self.one(index, self.work[index])
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, len(self.work))
+
+
 async def summarize_pending(
     repository: Repository,
     summarizer: Summarizer,
@@ -94,75 +250,42 @@ async def summarize_pending(
     concurrency: int = 4,
     daily_budget_usd: float | None = None,
     today: Callable[[], date] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SummarizeReport:
-    """Summarise the items without a summary (newest day first), at most ``concurrency`` model calls at a time.
+    """Summarise the items without a summary (newest day first), at most ``concurrency`` at a time.
 
-    ``daily_budget_usd`` defaults to the summariser's own (from settings); ``today`` gives the budget's day
-    (default: the UTC date).
+    With ``day_from`` also the stale summaries of that window (see the module docstring). ``daily_budget_usd``
+    defaults to the summariser's own (from settings); ``today`` gives the budget's day (default: the UTC date).
+    ``progress`` is called after each item with (items done, items in this run), for a progress bar.
     """
     items = await repository.items_without_summary(day_from=day_from, limit=limit)
-    report = SummarizeReport(pending=len(items), backend=summarizer.backend, model=summarizer.model)
-    budget = daily_budget_usd if daily_budget_usd is not None else summarizer.daily_budget_usd
-    current_day = today or (lambda: utcnow().date())
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-    results: list[Summary | None] = [None] * len(items)
-
-    async def over_budget() -> bool:
-        if budget is None or summarizer.backend == "offline":
-            return False
-        totals = await repository.usage_totals(current_day())
-        return totals.cost_usd >= budget
-
-    async def one(index: int, item: Item) -> None:
-        item_id = item.id
-        if item_id is None:
-            raise PaperbotError("items_without_summary returned an item without an id")
-        input_hash, prompt_version, model = summarizer.cache_key(item)
-        cached = await repository.find_summary(item_id, input_hash, prompt_version, model)
-        if cached is not None:
-            report.from_cache += 1
-            results[index] = cached
-            return
-        async with semaphore:
-            if await over_budget():
-                report.budget_exhausted = True
-                summary = await summarizer.fallback(item, BUDGET_REASON)
-            else:
-                try:
-                    summary = await summarizer.summarize(item)
-                except Exception as exc:  # a summariser bug must not drop the item
-                    log.exception("summarizer failed", extra={"item_id": item_id})
-                    summary = await summarizer.fallback(item, f"error({type(exc).__name__})")
-        summary = _with_item_id(summary, item_id)
-        if summary.tokens_in or summary.tokens_out or summary.cost_usd:
-            await repository.record_usage(
-                LlmUsage(
-                    day=current_day(),
-                    backend=summarizer.backend,
-                    model=summarizer.model,
-                    tokens_in=summary.tokens_in,
-                    tokens_out=summary.tokens_out,
-                    cost_usd=summary.cost_usd,
-                    item_id=item_id,
-                )
-            )
-            report.tokens_in += summary.tokens_in
-            report.tokens_out += summary.tokens_out
-            report.cost_usd += summary.cost_usd
-        stored = await repository.add_summary(summary)
-        if stored.created:
-            if summary.fallback_reason is not None:
-                report.fallbacks[_reason_kind(summary.fallback_reason)] += 1
-            if summary.backend == "offline":
-                report.offline += 1
-            else:
-                report.llm += 1
-        else:
-            report.from_cache += 1  # another worker stored the same key first: theirs wins
-        results[index] = stored.value
-
-    await asyncio.gather(*(one(index, item) for index, item in enumerate(items)))
-    report.summaries = [summary for summary in results if summary is not None]
+    stale: list[Item] = []
+    if day_from is not None and (limit is None or len(items) < limit):
+        stale = await _stale_items(repository, summarizer, day_from, items)
+        if limit is not None:
+            stale = stale[: limit - len(items)]
+    work = [*items, *stale]
+    run = _Run(
+        repository=repository,
+        summarizer=summarizer,
+        work=work,
+        report=SummarizeReport(
+            pending=len(work), refreshed=len(stale), backend=summarizer.backend, model=summarizer.model
+        ),
+        budget=daily_budget_usd if daily_budget_usd is not None else summarizer.daily_budget_usd,
+        current_day=today or (lambda: utcnow().date()),
+        progress=progress,
+        results=[None] * len(work),
+    )
+    if work:
+        # Kiwi takes seconds to load; storing a Korean summary indexes it for search (and the gate repairs with
+        # it). Load it here, in a worker thread, not on the event loop inside the first write's transaction.
+        await asyncio.to_thread(korean.load)
+    # A fixed pool of workers, each taking the next item: never more than ``concurrency`` items (their database
+    # lookups and writes, their model call) in flight, however many are pending.
+    await asyncio.gather(*(run.worker() for _ in range(min(max(1, concurrency), len(work)))))
+    report = run.report
+    report.summaries = [summary for summary in run.results if summary is not None]
     log.info("summarize done", extra=report.as_dict())
     return report
 

@@ -3,6 +3,11 @@
 Posts dedup on the entry's guid/id, else on the canonical link. On a feed's first successful fetch every entry
 is recorded, but all except the newest ``first_fetch_limit`` carry ``extra["backlog"] = True`` so adding a blog
 never floods a channel.
+
+The bytes are decoded here, in the charset the feed declares (BOM, HTTP charset, XML declaration, else UTF-8),
+with one U+FFFD per undecodable byte: feedparser, given bytes with one invalid UTF-8 byte, silently decodes the
+whole feed as windows-1252 (한글 → í•œê¸€). feedparser's HTML sanitizer is off: it is quadratic on ``<!--``
+(240 KB took 10 s) and nothing renders entry HTML; :func:`paperbot.sources.text.html_to_text` keeps only text.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
-import warnings
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -21,8 +26,10 @@ import feedparser
 from paperbot.domain import Item, ItemKind, SourceState, utcnow
 from paperbot.errors import ParseError
 from paperbot.ports import FetchResult
+from paperbot.sources import markup
 from paperbot.sources.fetch import Fetcher, Response
-from paperbot.sources.text import canonical_url, clean_text, html_to_text, safe_http_url, utc_day
+from paperbot.sources.text import canonical_url, clean_text, html_to_text, plausible_datetime, safe_http_url, utc_day
+from paperbot.sources.worker import checkpoint, in_worker
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +52,18 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _entry_id(guid: str | None, link: str | None) -> str | None:
-    """The dedup key: the guid (hashed when huge), else the canonical link."""
-    if guid:
-        return guid if len(guid) <= _MAX_ID else "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
-    return canonical_url(link) if link else None
+def _plain(entry: Mapping[str, Any], key: str) -> Any:
+    """``entry[key]`` without FeedParserDict's fallbacks: ``updated_parsed`` falls back to ``published_parsed`` with
+    a DeprecationWarning, and warnings are process-wide state that a parse thread must not touch."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def post_key(guid: str | None, link: str | None) -> str | None:
+    """The dedup key: the guid, else the canonical link; hashed when longer than the database's 500 characters."""
+    key = guid or (canonical_url(link) if link else None)
+    if key is None:
+        return None
+    return key if len(key) <= _MAX_ID else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _thumbnail(entry: Mapping[str, Any], base: str | None) -> str | None:
@@ -87,8 +101,8 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
                 link = safe_http_url(alternate.get("href"), base=base)
                 if link:
                     break
-    guid = clean_text(entry.get("id"), limit=10_000) or None
-    external_id = _entry_id(guid, link)
+    guid = clean_text(entry.get("id")) or None
+    external_id = post_key(guid, link)
     if link is None:
         link = safe_http_url(guid)  # many feeds use the permalink as guid
     if link is None or external_id is None:
@@ -100,7 +114,10 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
     if not summary and isinstance(entry.get("content"), list) and entry["content"]:
         first = entry["content"][0]
         summary = first.get("value") if isinstance(first, Mapping) else None
-    published = _struct_to_datetime(entry.get("published_parsed")) or _struct_to_datetime(entry.get("updated_parsed"))
+    published = plausible_datetime(
+        _struct_to_datetime(_plain(entry, "published_parsed")) or _struct_to_datetime(_plain(entry, "updated_parsed")),
+        fetched_at,
+    )
     tags = [clean_text(tag.get("term"), limit=60) for tag in entry.get("tags") or [] if isinstance(tag, Mapping)]
     extra: dict[str, Any] = {}
     if tags := [tag for tag in tags if tag][:20]:
@@ -122,16 +139,55 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
     )
 
 
-def parse_feed(content: bytes, *, source: str, fetched_at: datetime, base: str | None = None) -> ParsedFeed:
+#: Characters XML 1.0 forbids (§2.2), raw or as a character reference: feedparser's loose parser raised on
+#: ``&#99999999;`` (chr) and ``&#xD800;`` (encoding), losing the whole feed for one reference.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CHAR_REFERENCE = re.compile(r"&#(?:[xX]([0-9A-Fa-f]{1,10})|([0-9]{1,12}));")
+
+
+def _is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _checked_reference(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    return match.group(0) if _is_xml_char(code) else "&#xFFFD;"
+
+
+def as_utf8(content: bytes, content_type: str | None = None) -> bytes:
+    """The feed re-encoded as UTF-8 from its declared charset; undecodable bytes, characters XML forbids and
+    references to them become U+FFFD, one each (so one bad character costs one character, not the feed)."""
+    text = markup.decode(content, content_type)
+    if "&#" in text:
+        text = _CHAR_REFERENCE.sub(_checked_reference, text)
+    text = _NOT_XML_CHAR.sub("\ufffd", text)
+    return text.encode("utf-8", errors="replace")
+
+
+#: What feedparser is told the re-encoded bytes are (an application/xml charset outranks the XML declaration).
+_UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    source: str,
+    fetched_at: datetime,
+    base: str | None = None,
+    content_type: str | None = None,
+) -> ParsedFeed:
     """Parse RSS/Atom bytes. Zero entries from a non-empty body is a ParseError (layout drift, an HTML page…)."""
     if not isinstance(content, bytes):
         raise ParseError("feed content must be bytes")
     if not content.strip():
         raise ParseError("empty feed body")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # feedparser warns on odd encodings; bozo tells us instead
-            parsed = feedparser.parse(content, resolve_relative_uris=False, sanitize_html=True)
+        parsed = feedparser.parse(
+            as_utf8(content, content_type),
+            response_headers=_UTF8_XML,
+            resolve_relative_uris=False,
+            sanitize_html=False,
+        )
     except Exception as exc:  # feedparser can raise nearly anything on hostile input; wrap at the adapter
         raise ParseError(f"feed parser failed: {type(exc).__name__}") from None
     entries: Sequence[Any] = parsed.get("entries") or []
@@ -144,6 +200,7 @@ def parse_feed(content: bytes, *, source: str, fetched_at: datetime, base: str |
     skipped = 0
     seen: set[str] = set()
     for index, entry in enumerate(entries):
+        checkpoint()
         try:
             if not isinstance(entry, Mapping):
                 raise ParseError("entry is not a mapping")
@@ -216,7 +273,14 @@ class FeedSource:
         response = await self.fetcher.get(self.url, headers=conditional_headers(state))
         if response.not_modified:
             return not_modified_result(response, state)
-        parsed = parse_feed(response.content, source=self.name, fetched_at=self.clock(), base=response.url)
+        parsed = await in_worker(
+            parse_feed,
+            response.content,
+            source=self.name,
+            fetched_at=self.clock(),
+            base=response.url,
+            content_type=response.headers.get("content-type"),
+        )
         items = [replace(item, extra={**item.extra, "feed_title": self.title}) for item in parsed.items]
         return FetchResult(
             items=mark_backlog(items, state, self.first_fetch_limit),

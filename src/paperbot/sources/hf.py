@@ -4,27 +4,34 @@ and ``api/papers/{id}`` for single papers.
 The format drifted a lot between 2024 and 2026 (``mediaUrl`` → ``thumbnail``, ``submittedOnDailyAt``,
 ``ai_summary``, ``organization`` …): every field is read with a default, a malformed entry is skipped and logged,
 and only :class:`paperbot.errors.ParseError` leaves the parsers.
+
+One odd value costs at most its entry: a body orjson refuses (a lone surrogate ``\\ud800``, an invalid UTF-8 byte)
+is decoded again leniently and cleaned, counts are clamped to what the database holds, absurd dates fall back to
+the requested day. Responses are parsed in a worker thread (:func:`paperbot.sources.worker.in_worker`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
 import orjson
+from bs4.filter import SoupStrainer
 
 from paperbot.config import Settings
 from paperbot.domain import Item, ItemKind, SourceState, utcnow
 from paperbot.errors import ParseError, SourceError
 from paperbot.httpclient import origin
 from paperbot.ports import FetchResult
+from paperbot.sources import markup
 from paperbot.sources.fetch import Fetcher, HttpStatusError
-from paperbot.sources.text import clean_text, parse_iso_datetime, safe_http_url, utc_day
+from paperbot.sources.text import clean_text, parse_iso_datetime, plausible_datetime, safe_http_url, utc_day
+from paperbot.sources.worker import checkpoint, in_worker
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +41,14 @@ MAX_PAGES = 20
 #: Where users read a paper; independent of the configured API base (which tests and mirrors change).
 HF_PUBLIC_URL = "https://huggingface.co"
 _ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})$")
-_MAX_AUTHORS = 500
+#: Every author is kept (2501.14249 has 664; collaboration papers reach a few thousand); this only bounds a hostile list.
+_MAX_AUTHORS = 20_000
+#: JSON bodies up to this size are parsed in the event loop: orjson and the entry loop are linear, so the worst case
+#: is a few milliseconds, less than the hand-off to a parse thread costs a backfill of hundreds of days. Larger
+#: bodies (and every HTML page) are parsed in a worker thread.
+INLINE_JSON_BYTES = 128 * 1024
+#: The largest count stored (upvotes, stars, comments): the database's 32-bit integer.
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +69,17 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """A non-negative count, clamped to :data:`MAX_COUNT`; None for anything that is not a whole number."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII only: '²'.isdigit() is True and int('²') raises.
+        if not (text.isascii() and text.isdigit() and len(text) < 20):
+            return None
+        value = int(text)
     if isinstance(value, int):
-        return max(0, value)
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
-        return int(value.strip())
+        return min(max(0, value), MAX_COUNT)
     return None
 
 
@@ -75,7 +94,9 @@ def _authors(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     names: list[str] = []
-    for author in value[:_MAX_AUTHORS]:
+    for index, author in enumerate(value[:_MAX_AUTHORS]):
+        if index % 1000 == 999:
+            checkpoint()
         if isinstance(author, dict):
             name = _str(author.get("name"))
             user = author.get("user")
@@ -117,6 +138,8 @@ def parse_paper(
     if upvotes is None:
         upvotes = _int(outer.get("upvotes")) or 0
     submitted_on_daily = parse_iso_datetime(paper.get("submittedOnDailyAt"))
+    if plausible_datetime(submitted_on_daily, captured_at) != submitted_on_daily:
+        submitted_on_daily = None  # 2099 or 1970 is not believed: the requested day is the better guess
     thumbnail = safe_http_url(outer.get("thumbnail")) or safe_http_url(outer.get("mediaUrl"))
     extra: dict[str, Any] = {"hf_url": f"{HF_PUBLIC_URL}/papers/{arxiv_id}"}
     optional: dict[str, Any] = {
@@ -140,7 +163,7 @@ def parse_paper(
         authors=_authors(paper.get("authors")),
         abstract=abstract,
         thumbnail_url=thumbnail,
-        published_at=parse_iso_datetime(paper.get("publishedAt")),
+        published_at=plausible_datetime(parse_iso_datetime(paper.get("publishedAt")), captured_at),
         upvotes=upvotes,
         upvotes_captured_at=captured_at,
         extra=extra,
@@ -157,6 +180,7 @@ def parse_entries(data: Any, *, day: date, captured_at: datetime, source: str = 
     items: list[Item] = []
     skipped = 0
     for index, entry in enumerate(data):
+        checkpoint()
         try:
             if not isinstance(entry, dict):
                 raise ParseError(f"entry is a {type(entry).__name__}")
@@ -173,10 +197,19 @@ def parse_entries(data: Any, *, day: date, captured_at: datetime, source: str = 
 
 
 def _decode_json(content: bytes | str) -> Any:
+    """orjson first (fast, strict); what it refuses is decoded again leniently, so one bad string costs one entry.
+
+    orjson rejects lone surrogates (``"\\ud800"``) and invalid UTF-8, and one such title used to lose the day. The
+    standard library accepts the first, replacement decoding the second; the parsers clean the strings.
+    """
     try:
-        # orjson: about twice as fast as json.loads on these bodies, and stricter (no NaN, no lone surrogates).
         return orjson.loads(content)
-    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+        pass
+    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # also int('9' * 5000): Python's digit limit
         raise ParseError(f"not JSON: {type(exc).__name__}") from None
 
 
@@ -187,33 +220,15 @@ def parse_daily_papers(
     return parse_entries(_decode_json(content), day=day, captured_at=captured_at, source=source)
 
 
-class _PropsFinder(HTMLParser):
-    """Collects ``data-props`` of elements whose ``data-target`` is wanted (html.parser unescapes both quotings)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.target = target
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        props = values.get("data-props")
-        if values.get("data-target") == self.target and props:
-            self.found.append(props)
-
-
 def embedded_props(page: bytes | str, target: str) -> Any:
     """The decoded ``data-props`` JSON of the first ``data-target=target`` element of a Svelte-hydrated HF page."""
-    text = page.decode("utf-8", errors="replace") if isinstance(page, bytes) else page
-    finder = _PropsFinder(target)
-    try:
-        finder.feed(text)
-        finder.close()
-    except (AssertionError, ValueError) as exc:
-        raise ParseError(f"unparseable HTML: {exc}") from None
-    if not finder.found:
-        raise ParseError(f"no data-target={target!r} element in the page")
-    return _decode_json(finder.found[0])
+    text = markup.decode(page, html=True) if isinstance(page, bytes) else page
+    wanted = SoupStrainer(attrs={"data-target": target})
+    element = markup.soup(text, parse_only=wanted, what="HF listing page").find(True, attrs={"data-target": target})
+    props = element.get("data-props") if element is not None else None
+    if not isinstance(props, str) or not props:
+        raise ParseError(f"no data-target={target!r} element with data-props in the page")
+    return _decode_json(props)
 
 
 def parse_listing_page(page: bytes | str, *, day: date, captured_at: datetime, source: str = SOURCE_NAME) -> ParsedPage:
@@ -231,7 +246,8 @@ def parse_single_paper(content: bytes | str, *, captured_at: datetime, source: s
         raise ParseError(f"paper response is a {type(data).__name__}, not an object")
     if "paper" in data and isinstance(data["paper"], dict):  # paper-page props shape
         data = data["paper"]
-    fallback_day = utc_day(parse_iso_datetime(data.get("publishedAt")), captured_at.date())
+    published = plausible_datetime(parse_iso_datetime(data.get("publishedAt")), captured_at)
+    fallback_day = utc_day(published, captured_at.date())
     return parse_paper(data, day=fallback_day, captured_at=captured_at, source=source)
 
 
@@ -274,7 +290,9 @@ class HFDailySource:
             )
             try:
                 response = await self.fetcher.get(self.listing_url(day), trusted_origins=self._trusted)
-                parsed = parse_listing_page(response.content, day=day, captured_at=captured_at, source=self.name)
+                parsed = await in_worker(
+                    parse_listing_page, response.content, day=day, captured_at=captured_at, source=self.name
+                )
             except SourceError as page_error:
                 raise SourceError(f"API: {api_error}; listing page: {page_error}") from page_error
             items, skipped = parsed.items, parsed.skipped
@@ -289,7 +307,12 @@ class HFDailySource:
         skipped = 0
         for page in range(MAX_PAGES):
             response = await self.fetcher.get(self.api_url(day, page), trusted_origins=self._trusted)
-            parsed = parse_daily_papers(response.content, day=day, captured_at=captured_at, source=self.name)
+            if len(response.content) <= INLINE_JSON_BYTES:
+                parsed = parse_daily_papers(response.content, day=day, captured_at=captured_at, source=self.name)
+            else:
+                parsed = await in_worker(
+                    parse_daily_papers, response.content, day=day, captured_at=captured_at, source=self.name
+                )
             if parsed.entries and not parsed.items:
                 raise ParseError(f"none of the {parsed.entries} entries on page {page} could be parsed")
             items.extend(parsed.items)
@@ -309,4 +332,4 @@ class HFDailySource:
             if exc.status == 404:
                 return None
             raise
-        return parse_single_paper(response.content, captured_at=self.clock(), source=self.name)
+        return await in_worker(parse_single_paper, response.content, captured_at=self.clock(), source=self.name)

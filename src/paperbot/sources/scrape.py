@@ -4,6 +4,9 @@ A listing page is a set of links to posts. We collect every ``<a href>`` whose p
 ``link_pattern``, take the title from a heading inside the link (else its longest text node, so card texts such as
 "Aug 18, 2026ScienceTitle" do not end up glued into the title), and the date from a ``<time datetime>`` or a
 date-looking text node. Pages carry no ETag worth trusting, so conditional GET is still tried but optional.
+
+Pages are parsed by BeautifulSoup on lxml (:mod:`paperbot.sources.markup`, capped) in a worker thread, and only
+the links are built into a tree.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
+
+from bs4 import Comment, Tag
+from bs4.filter import SoupStrainer
 
 from paperbot.domain import Item, ItemKind, SourceState, utcnow
 from paperbot.errors import ParseError
 from paperbot.ports import FetchResult
-from paperbot.sources.feed import conditional_headers, mark_backlog, not_modified_result
+from paperbot.sources import markup
+from paperbot.sources.feed import conditional_headers, mark_backlog, not_modified_result, post_key
 from paperbot.sources.fetch import Fetcher
-from paperbot.sources.text import canonical_url, clean_text, parse_iso_datetime, safe_http_url
+from paperbot.sources.text import canonical_url, clean_text, parse_iso_datetime, plausible_datetime, safe_http_url
+from paperbot.sources.worker import checkpoint, in_worker
 
 log = logging.getLogger(__name__)
 
@@ -60,51 +67,27 @@ class _Link:
     image: str | None = None
 
 
-class _LinkCollector(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
+_INVISIBLE = ("script", "style", "noscript", "template", "svg")
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[_Link] = []
-        self._open: list[_Link] = []
-        self._heading_depth = 0
-        self._heading_parts: list[str] = []
-        self._skip_depth = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in self._SKIP:
-            self._skip_depth += 1
-        elif tag == "a" and values.get("href") and len(self.links) < _MAX_LINKS:
-            link = _Link(href=values["href"] or "")
-            self.links.append(link)
-            self._open = [link]  # links do not nest; a new <a> closes the previous one
-        elif tag in _HEADINGS:
-            self._heading_depth += 1
-            self._heading_parts = []
-        elif tag == "time" and self._open and values.get("datetime"):
-            self._open[-1].times.append(values["datetime"] or "")
-        elif tag == "img" and self._open and self._open[-1].image is None:
-            self._open[-1].image = values.get("src")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip_depth:
-            self._skip_depth -= 1
-        elif tag == "a":
-            self._open = []
-        elif tag in _HEADINGS and self._heading_depth:
-            self._heading_depth -= 1
-            if self._open and (heading := clean_text("".join(self._heading_parts))):
-                self._open[-1].headings.append(heading)
-            self._heading_parts = []
-
-    def handle_data(self, data: str) -> None:
-        if self._skip_depth or not self._open:
-            return
-        if self._heading_depth:
-            self._heading_parts.append(data)
-        elif text := clean_text(data):
-            self._open[-1].texts.append(text)
+def _link_of(anchor: Tag) -> _Link:
+    """Headings, text nodes outside headings, ``<time datetime>`` values and the first image of one link."""
+    for hidden in anchor.find_all(_INVISIBLE):
+        hidden.decompose()
+    link = _Link(href=str(anchor.get("href") or ""))
+    for heading in anchor.find_all(_HEADINGS):
+        if text := clean_text(heading.get_text()):
+            link.headings.append(text)
+    for string in anchor.find_all(string=True):
+        if isinstance(string, Comment) or string.find_parent(_HEADINGS) is not None:
+            continue
+        if text := clean_text(str(string)):
+            link.texts.append(text)
+    link.times = [str(t.get("datetime")) for t in anchor.find_all("time") if t.get("datetime")]
+    image = anchor.find("img")
+    if isinstance(image, Tag) and image.get("src"):
+        link.image = str(image.get("src"))
+    return link
 
 
 def _title_of(link: _Link) -> str:
@@ -115,23 +98,28 @@ def _title_of(link: _Link) -> str:
 
 
 def parse_listing(
-    page: bytes | str, *, source: str, page_url: str, link_pattern: str, fetched_at: datetime
+    page: bytes | str,
+    *,
+    source: str,
+    page_url: str,
+    link_pattern: str,
+    fetched_at: datetime,
+    content_type: str | None = None,
 ) -> list[Item]:
     """Posts linked from a listing page. Links matching the pattern without any title are ignored."""
-    text = page.decode("utf-8", errors="replace") if isinstance(page, bytes) else page
+    text = markup.decode(page, content_type, html=True) if isinstance(page, bytes) else page
     try:
         pattern = re.compile(link_pattern)
     except re.error as exc:
         raise ParseError(f"bad link_pattern {link_pattern!r}: {exc}") from None
-    collector = _LinkCollector()
-    try:
-        collector.feed(text)
-        collector.close()
-    except (AssertionError, ValueError) as exc:
-        raise ParseError(f"unparseable HTML: {exc}") from None
+    root = markup.soup(text, parse_only=SoupStrainer("a"), what=f"{source} listing page")
+    links = []
+    for anchor in root.find_all("a", href=True, limit=_MAX_LINKS):
+        checkpoint()
+        links.append(_link_of(anchor))
     merged: dict[str, Item] = {}
     page_host = (urlsplit(page_url).hostname or "").lower()
-    for link in collector.links:
+    for link in links:
         url = safe_http_url(urljoin(page_url, link.href.strip()))
         if url is None:
             continue
@@ -140,8 +128,10 @@ def parse_listing(
             continue
         key = canonical_url(url)
         title = clean_text(_title_of(link), limit=500)
-        published = next(filter(None, (parse_iso_datetime(t) for t in link.times)), None) or next(
-            filter(None, (parse_date_text(t) for t in [*link.texts, *link.headings])), None
+        published = plausible_datetime(
+            next(filter(None, (parse_iso_datetime(t) for t in link.times)), None)
+            or next(filter(None, (parse_date_text(t) for t in [*link.texts, *link.headings])), None),
+            fetched_at,
         )
         previous = merged.get(key)
         if previous is not None:  # the same post linked twice (image and title): fill in what is missing
@@ -155,7 +145,7 @@ def parse_listing(
             continue
         merged[key] = Item(
             source=source,
-            external_id=key,
+            external_id=post_key(None, key) or key,
             kind=ItemKind.POST,
             title=title,
             url=key,
@@ -194,12 +184,14 @@ class HtmlListSource:
         response = await self.fetcher.get(self.url, headers=conditional_headers(state))
         if response.not_modified:
             return not_modified_result(response, state)
-        items = parse_listing(
+        items = await in_worker(
+            parse_listing,
             response.content,
             source=self.name,
             page_url=response.url,
             link_pattern=self.link_pattern,
             fetched_at=self.clock(),
+            content_type=response.headers.get("content-type"),
         )
         if not items:
             raise ParseError(f"no post links matching {self.link_pattern!r} on {response.url} (layout changed?)")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, date, datetime
-from html.parser import HTMLParser
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
+
+from paperbot.sources import markup
 
 _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+#: Lone UTF-16 surrogates: lenient JSON decoding lets them through, and no database can encode them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: Characters no URL may contain (C0 and C1 controls, DEL): PostgreSQL refuses NUL, browsers strip the rest; and
+#: U+FFFD, what an undecodable byte or a forbidden character reference (``&#0;``) became: the link is broken.
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]")
 
 
 def clean_text(value: object, *, limit: int | None = None) -> str:
@@ -21,6 +27,8 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     else:
         if _CONTROL.search(value):
             value = _CONTROL.sub(" ", value)
+        if _SURROGATE.search(value):
+            value = _SURROGATE.sub("\ufffd", value)
         # str.split() splits on exactly the characters ``\s`` matches (str.isspace), without a regex
         # substitution per space: abstracts are long, and this runs for every one collected.
         text = " ".join(value.split())
@@ -29,42 +37,31 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     return text
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skip_depth += 1
-        elif tag in ("p", "br", "div", "li", "h1", "h2", "h3", "h4"):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip_depth:
-            self._skip_depth -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.parts.append(data)
+#: Elements whose content is not visible text.
+_INVISIBLE = ("script", "style", "noscript", "template", "svg")
+#: Elements that separate words (the old extractor put a space before each).
+_BLOCKS = ("p", "br", "div", "li", "h1", "h2", "h3", "h4")
+#: At most this many tags of one fragment (a title, an excerpt) are parsed; feeds repeat fragments per entry.
+FRAGMENT_MAX_TAGS = 2_000
 
 
 def html_to_text(value: object, *, limit: int | None = None) -> str:
-    """Visible text of an HTML fragment (scripts and styles dropped), whitespace-normalised."""
+    """Visible text of an HTML fragment (scripts and styles dropped), whitespace-normalised.
+
+    BeautifulSoup on lxml, over at most ``max(64 KiB, 32 × limit)`` characters and :data:`FRAGMENT_MAX_TAGS` tags
+    of markup: enough for the text kept, and a bound on the work for a hostile one.
+    """
     if not isinstance(value, str) or not value:
         return ""
     if "<" not in value:
         return clean_text(html.unescape(value), limit=limit)
-    extractor = _TextExtractor()
-    try:
-        extractor.feed(value)
-        extractor.close()
-    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
-        return clean_text(re.sub(r"<[^>]*>", " ", value), limit=limit)
-    return clean_text("".join(extractor.parts), limit=limit)
+    max_chars = max(65_536, 32 * limit) if limit is not None else markup.MAX_MARKUP_BYTES
+    root = markup.soup(value, max_chars=max_chars, max_tags=FRAGMENT_MAX_TAGS, what="fragment")
+    for hidden in root.find_all(_INVISIBLE):
+        hidden.decompose()
+    for block in root.find_all(_BLOCKS):
+        block.insert_before(" ")
+    return clean_text(root.get_text(), limit=limit)
 
 
 def parse_iso_datetime(value: object) -> datetime | None:
@@ -90,13 +87,31 @@ def utc_day(moment: datetime | None, default: date) -> date:
     return moment.astimezone(UTC).date() if moment is not None else default
 
 
+#: The earliest publication date believed: older ones are typos or placeholders (``1970``, ``0001``), not news.
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of the fetch a date may be (time zones, scheduled posts) before it is clamped to the fetch time.
+FUTURE_SLACK = timedelta(days=1)
+
+
+def plausible_datetime(moment: datetime | None, now: datetime) -> datetime | None:
+    """``moment`` when believable; a date in the future becomes ``now``, one before 2000 becomes None (unknown)."""
+    if moment is None:
+        return None
+    if moment > now + FUTURE_SLACK:
+        return now
+    if moment < EARLIEST_PLAUSIBLE:
+        return None
+    return moment
+
+
 #: The common case of :func:`safe_http_url`, decided without urlsplit: lower-case http(s), a host of letters, digits,
 #: dots and hyphens (so no credentials and no port to check), then nothing but printable ASCII without spaces.
 _PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?:[/?#][!-~]*)?")
 
 
 def safe_http_url(value: object, *, base: str | None = None) -> str | None:
-    """An absolute http(s) URL without credentials or whitespace, else None (no javascript:, data:, …)."""
+    """An absolute http(s) URL without credentials, whitespace or control characters, else None (no javascript:,
+    data:, …)."""
     if not isinstance(value, str):
         return None
     if len(value) <= 2048 and _PLAIN_HTTP_URL.fullmatch(value):
@@ -107,7 +122,7 @@ def safe_http_url(value: object, *, base: str | None = None) -> str | None:
 def _checked_http_url(value: str, base: str | None) -> str | None:
     """The full check behind :func:`safe_http_url` (tests hold the fast path to it)."""
     text = value.strip()
-    if not text or len(text) > 2048 or _WS.search(text):
+    if not text or len(text) > 2048 or _WS.search(text) or _URL_CONTROL.search(text) or _SURROGATE.search(text):
         return None
     if base is not None and not urlsplit(text).scheme:
         from urllib.parse import urljoin

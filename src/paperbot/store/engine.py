@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,6 +35,26 @@ def json_loads(text: str | bytes) -> Any:
 
 def _is_sqlite_memory(database: str | None) -> bool:
     return not database or database == ":memory:" or database.startswith("file::memory:")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases and in-memory SQLite)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or _is_sqlite_memory(parsed.database):
+        return None
+    database = parsed.database or ""
+    return Path(database.removeprefix("file:").split("?", 1)[0])
+
+
+def describe_url(url: str) -> str:
+    """The database URL as it may be shown: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

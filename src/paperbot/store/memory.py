@@ -35,6 +35,7 @@ from paperbot.domain import (
     utcnow,
 )
 from paperbot.store import search
+from paperbot.store.values import clamp_count, storable_item, storable_state
 
 
 class InMemoryRepository:
@@ -43,6 +44,7 @@ class InMemoryRepository:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._items: dict[int, Item] = {}
+        self._first_seen: dict[int, datetime] = {}
         self._item_keys: dict[tuple[str, str], int] = {}
         self._summaries: dict[int, Summary] = {}
         self._summary_keys: dict[tuple[int, str, str, str], int] = {}
@@ -65,7 +67,8 @@ class InMemoryRepository:
 
     # --- items ------------------------------------------------------------------------------------------------
 
-    async def add_item(self, item: Item) -> Stored[Item]:
+    async def add_item(self, item: Item, *, seen_at: datetime | None = None) -> Stored[Item]:
+        item = storable_item(item)  # the values a real database would hold
         key = (item.source, item.external_id)
         existing = self._item_keys.get(key)
         if existing is not None:
@@ -74,11 +77,12 @@ class InMemoryRepository:
         stored = replace(item, id=item_id, extra=dict(item.extra))
         self._items[item_id] = stored
         self._item_keys[key] = item_id
+        self._first_seen[item_id] = seen_at or utcnow()
         self._search.put(search.build_document(stored))
         return Stored(stored, created=True)
 
-    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
-        return [await self.add_item(item) for item in items]
+    async def add_items(self, items: Iterable[Item], *, seen_at: datetime | None = None) -> list[Stored[Item]]:
+        return [await self.add_item(item, seen_at=seen_at) for item in items]
 
     async def get_item(self, item_id: int) -> Item | None:
         return self._items.get(item_id)
@@ -111,8 +115,37 @@ class InMemoryRepository:
             history = self._upvote_history.setdefault(item_id, {})
             if old.upvotes_captured_at is not None:
                 history.setdefault(old.upvotes_captured_at, old.upvotes)
-            history[captured_at] = upvotes
-            self._items[item_id] = replace(old, upvotes=upvotes, upvotes_captured_at=captured_at)
+            history[captured_at] = clamp_count(upvotes)
+            self._items[item_id] = replace(old, upvotes=clamp_count(upvotes), upvotes_captured_at=captured_at)
+
+    async def list_post_candidates(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        seen_from: datetime,
+        seen_until: datetime,
+        not_delivered_to: str | None = None,
+        except_run_day: date | None = None,
+    ) -> list[Item]:
+        delivered: set[int] = set()
+        if not_delivered_to is not None:
+            runs = {
+                run_id
+                for run_id, run in self._runs.items()
+                if run.target == not_delivered_to
+                and run.kind is DigestKind.DAILY
+                and (except_run_day is None or run.day != except_run_day)
+            }
+            delivered = {d.item_id for d in self._deliveries.values() if d.run_id in runs and d.item_id is not None}
+        found = [
+            item
+            for item_id, item in self._items.items()
+            if item.kind is ItemKind.POST
+            and item_id not in delivered
+            and (day_from <= item.day <= day_to or seen_from <= self._first_seen[item_id] < seen_until)
+        ]
+        return sorted(found, key=lambda item: (-item.day.toordinal(), item.id or 0))
 
     # --- summaries --------------------------------------------------------------------------------------------
 
@@ -189,7 +222,7 @@ class InMemoryRepository:
         return self._sources.get(name)
 
     async def save_source_state(self, state: SourceState) -> None:
-        self._sources[state.name] = state
+        self._sources[state.name] = storable_state(state)
 
     async def list_source_states(self) -> list[SourceState]:
         return [self._sources[name] for name in sorted(self._sources)]

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperbot.errors import StoreError
-from paperbot.store.engine import create_engine
+from paperbot.store.engine import create_engine, sqlite_file
 
 
 def alembic_config(database_url: str) -> Config:
@@ -71,8 +71,12 @@ class SchemaStatus:
 
 
 def status(database_url: str) -> SchemaStatus:
-    """The database's revision and the newest one this version of paperbot ships."""
+    """The database's revision and the newest one this version of paperbot ships (reading never creates a
+    SQLite file)."""
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    file = sqlite_file(database_url)
+    if file is not None and not file.exists():
+        return SchemaStatus(current=None, head=head)  # connecting would create the file: only upgrade may
 
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()

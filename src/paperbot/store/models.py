@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from paperbot.domain import utcnow
+from paperbot.store.values import ETAG_MAX, EXTERNAL_ID_MAX, LAST_MODIFIED_MAX
 
 #: Stable constraint names on every database (Alembic autogenerate and downgrades depend on them).
 NAMING_CONVENTION = {
@@ -69,8 +70,8 @@ class SourceRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    etag: Mapped[str | None] = mapped_column(String(500))
-    last_modified: Mapped[str | None] = mapped_column(String(100))
+    etag: Mapped[str | None] = mapped_column(String(ETAG_MAX))
+    last_modified: Mapped[str | None] = mapped_column(String(LAST_MODIFIED_MAX))
     last_attempt_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -85,11 +86,12 @@ class ItemRow(Base):
         Index("ix_items_source_day", "source", "day"),  # 0005: the archive's per-source activity
         # 0005: what a week's listing reads, so ranking hundreds of items never touches their rows (abstracts)
         Index("ix_items_listing", "day", "upvotes", "id", "kind", "source", "external_id", "published_at"),
+        Index("ix_items_kind_first_seen_at", "kind", "first_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
-    external_id: Mapped[str] = mapped_column(String(500))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX))
     kind: Mapped[str] = mapped_column(String(10))
     title: Mapped[str] = mapped_column(Text)
     url: Mapped[str] = mapped_column(Text)
@@ -141,6 +143,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "target", "chunk"),
         Index("ix_deliveries_target_message", "target", "platform_message_id"),
+        Index("ix_deliveries_item_id", "item_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -80,6 +80,7 @@ from paperbot.store.models import (
     UpvoteHistoryRow,
     VoteRow,
 )
+from paperbot.store.values import clamp_count, storable_item, storable_state
 
 
 def _item(row: Any) -> Item:
@@ -290,24 +291,25 @@ class SqlRepository:
     async def add_item(self, item: Item) -> Stored[Item]:
         return (await self.add_items([item]))[0]
 
-    async def add_items(self, items: Iterable[Item]) -> list[Stored[Item]]:
+    async def add_items(self, items: Iterable[Item], *, seen_at: datetime | None = None) -> list[Stored[Item]]:
         """Insert new items in multi-row statements; existing (source, external_id) come back with created=False.
 
         A few statements per call, not two per paper: on PostgreSQL one INSERT … ON CONFLICT DO NOTHING RETURNING
         per batch tells which rows this call created; on SQLite see :meth:`_add_items_sqlite`. One SELECT then
         fetches the rows other writers (or earlier runs) already own.
         """
-        wanted = list(items)
+        wanted = [storable_item(item) for item in items]
         if not wanted:
             return []
         first_of_key: dict[tuple[str, str], Item] = {}
         for item in wanted:
             first_of_key.setdefault((item.source, item.external_id), item)
         unique = list(first_of_key.values())
+        now = seen_at or utcnow()
         if self._dialect == "sqlite":
-            by_key = await self._add_items_sqlite(unique, utcnow())
+            by_key = await self._add_items_sqlite(unique, now)
         else:
-            by_key = await self._add_items_returning(unique, utcnow())
+            by_key = await self._add_items_returning(unique, now)
         results: list[Stored[Item]] = []
         seen: set[tuple[str, str]] = set()
         for item in wanted:
@@ -437,7 +439,9 @@ class SqlRepository:
                 .on_conflict_do_nothing(index_elements=["item_id", "captured_at"])
             )
             await conn.execute(
-                update(ItemRow).where(ItemRow.id == item_id).values(upvotes=upvotes, upvotes_captured_at=captured_at)
+                update(ItemRow)
+                .where(ItemRow.id == item_id)
+                .values(upvotes=clamp_count(upvotes), upvotes_captured_at=captured_at)
             )
             await conn.execute(
                 self._insert(history)
@@ -447,6 +451,42 @@ class SqlRepository:
                 )
                 .on_conflict_do_update(index_elements=["item_id", "captured_at"], set_={"upvotes": upvotes})
             )
+
+    async def list_post_candidates(
+        self,
+        *,
+        day_from: date,
+        day_to: date,
+        seen_from: datetime,
+        seen_until: datetime,
+        not_delivered_to: str | None = None,
+        except_run_day: date | None = None,
+    ) -> list[Item]:
+        table = ItemRow.__table__
+        stmt: Select[Any] = select(table).where(
+            ItemRow.kind == ItemKind.POST.value,
+            or_(
+                and_(ItemRow.day >= day_from, ItemRow.day <= day_to),
+                and_(ItemRow.first_seen_at >= seen_from, ItemRow.first_seen_at < seen_until),
+            ),
+        )
+        if not_delivered_to is not None:
+            delivered = (
+                select(DeliveryRow.id)
+                .join(DigestRunRow, DigestRunRow.id == DeliveryRow.run_id)
+                .where(
+                    DeliveryRow.item_id == ItemRow.id,
+                    DigestRunRow.target == not_delivered_to,
+                    DigestRunRow.kind == DigestKind.DAILY.value,
+                )
+            )
+            if except_run_day is not None:
+                delivered = delivered.where(DigestRunRow.day != except_run_day)
+            stmt = stmt.where(~delivered.exists())
+        stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.id)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_item(row) for row in rows]
 
     # --- summaries --------------------------------------------------------------------------------------------
 
@@ -565,7 +605,7 @@ class SqlRepository:
         return _source_state(row) if row is not None else None
 
     async def save_source_state(self, state: SourceState) -> None:
-        values = asdict(state)
+        values = asdict(storable_state(state))
         stmt = self._insert(SourceRow).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["name"], set_={k: v for k, v in values.items() if k != "name"}

@@ -1,4 +1,9 @@
-"""The summary evaluation harness: gate results, faithfulness flags and ROUGE on Korean morphemes.
+"""The summary evaluation harness: what happened to each LLM answer, faithfulness flags and ROUGE on morphemes.
+
+The report judges the model's answers, not only the stored summary (the offline fallback always passes its gate):
+per paper it keeps the first answer and its gate result as it came, whether it was kept after deterministic repair,
+kept after the repair turn, or replaced by the offline summary, and why. Faithfulness flags are computed on the raw
+first answers. ROUGE is reported for the answers kept and for all papers.
 
 ROUGE is computed on morphemes from :func:`paperbot.korean.morphemes` (Kiwi when installed), never with
 rouge-score's default tokenizer, which deletes Hangul. Scores are F1 of ROUGE-1, ROUGE-2 and ROUGE-L (LCS) between
@@ -15,14 +20,18 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperbot import korean
 from paperbot.domain import Item, ItemKind, Summary
 from paperbot.errors import ConfigError
 from paperbot.ports import Summarizer
 from paperbot.summarize.gate import LLM_RULES, OFFLINE_RULES, check
+from paperbot.summarize.offline import quotable_text, unquote
 from paperbot.summarize.text import collapse_ws
+
+if TYPE_CHECKING:
+    from paperbot.summarize.llm import Trace
 
 _QUOTE_RE = re.compile(r"“([^”]*)”")
 FAITHFULNESS_CODES = ("number", "name", "script")
@@ -126,9 +135,17 @@ def faithfulness_flags(bullets: Sequence[str], *, title: str, abstract: str) -> 
     """Facts not in the source: numbers, Latin names, foreign scripts, and quotes that are not verbatim."""
     result = check(bullets, title=title, abstract=abstract, rules=LLM_RULES)
     flags = [problem for problem in result.problems if problem.split(":", 1)[0] in FAITHFULNESS_CODES]
+    quotable = quotable_text(abstract)
     for number, bullet in enumerate(bullets, start=1):
-        flags.extend(f"quote:{number}" for quote in _QUOTE_RE.findall(bullet) if quote not in abstract)
+        flags.extend(f"quote:{number}" for quote in _QUOTE_RE.findall(bullet) if unquote(quote) not in quotable)
     return flags
+
+
+#: What happened to a paper's LLM answers: the first kept (after deterministic repair), kept after the repair
+#: turn, replaced by the offline summary, or no LLM involved (the offline back-end).
+OUTCOMES = ("first", "repair_turn", "fallback", "offline")
+_CHANGED_NOTES = ("ending", "echo", "markup")
+_DROPPED_NOTES = ("drop", "link", "notice")
 
 
 @dataclass(slots=True)
@@ -141,6 +158,12 @@ class PaperResult:
     fallback_reason: str | None
     flags: list[str]
     rouge: dict[str, float]
+    outcome: str = "offline"
+    first_answer: list[str] | None = None
+    first_gate: list[str] = field(default_factory=list)
+    first_repairs: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    turns: int = 0
 
 
 @dataclass(slots=True)
@@ -154,27 +177,56 @@ class EvalReport:
     def gate_failures(self) -> int:
         return sum(1 for paper in self.papers if not paper.gate_ok)
 
+    @property
+    def fallbacks(self) -> int:
+        """LLM answers that ended in the offline summary."""
+        return sum(1 for paper in self.papers if paper.outcome == "fallback")
+
+    def fallback_reasons(self) -> Counter[str]:
+        """Papers per reason kind of their fallback (a paper counts once per kind)."""
+        counts: Counter[str] = Counter()
+        for paper in self.papers:
+            if paper.outcome == "fallback":
+                counts.update(set(paper.reasons) or {"unknown"})
+        return counts
+
     def aggregate(self) -> dict[str, Any]:
         count = len(self.papers)
 
-        def mean(key: str) -> float:
-            return round(sum(paper.rouge[key] for paper in self.papers) / count, 4) if count else 0.0
+        def mean(key: str, papers: Sequence[PaperResult]) -> float:
+            return round(sum(paper.rouge[key] for paper in papers) / len(papers), 4) if papers else 0.0
 
+        outcomes = Counter(paper.outcome for paper in self.papers)
+        kept = [paper for paper in self.papers if paper.outcome in ("first", "repair_turn")]
+        answered = [paper for paper in self.papers if paper.first_answer is not None]
+        notes = [note.split(":", 1)[0] for paper in kept for note in paper.first_repairs]
         return {
             "papers": count,
             "backend": self.backend,
             "model": self.model,
             "analyzer": self.analyzer,
+            "llm_answers": len(answered),
+            "first_answer_passed_as_is": sum(1 for paper in answered if not paper.first_gate),
+            "kept_first_answer": outcomes["first"],
+            "kept_after_repair_turn": outcomes["repair_turn"],
+            "kept": len(kept),
+            "kept_share": round(len(kept) / count, 4) if count else 0.0,
+            "repaired_answers": sum(1 for paper in kept if paper.outcome == "first" and paper.first_repairs),
+            "repaired_bullets": sum(1 for note in notes if note in _CHANGED_NOTES),
+            "dropped_bullets": sum(1 for note in notes if note in _DROPPED_NOTES),
+            "cut_bullets": sum(1 for note in notes if note == "cut"),
+            "fallbacks": self.fallbacks,
+            "fallback_reasons": dict(self.fallback_reasons().most_common()),
             "gate_passed": count - self.gate_failures,
             "gate_failed": self.gate_failures,
-            "fallbacks": sum(1 for paper in self.papers if paper.fallback_reason is not None),
             "flagged_papers": sum(1 for paper in self.papers if paper.flags),
             "flags": sum(len(paper.flags) for paper in self.papers),
             "mean_bullets": round(sum(len(p.bullets) for p in self.papers) / count, 2) if count else 0.0,
-            "rouge1": mean("rouge1"),
-            "rouge2": mean("rouge2"),
-            "rougeL": mean("rougeL"),
-            "rouge_mean": mean("mean"),
+            "rouge1": mean("rouge1", self.papers),
+            "rouge2": mean("rouge2", self.papers),
+            "rougeL": mean("rougeL", self.papers),
+            "rouge_mean": mean("mean", self.papers),
+            "rouge_mean_kept": mean("mean", kept),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -194,35 +246,74 @@ def reference_item(reference: Reference, index: int) -> Item:
     )
 
 
-def judge(reference: Reference, summary: Summary) -> PaperResult:
+def _reason_kinds(trace: Trace) -> list[str]:
+    """Why the last turn failed: its blocking problem codes, or the failure's kind (``timeout``, ``malformed_json``)."""
+    if not trace.turns:
+        return []
+    last = trace.turns[-1]
+    if last.verdict is not None:
+        return sorted({problem.split(":", 1)[0] for problem in last.verdict.problems})
+    return [(last.failure or "unknown").split("(", 1)[0]]
+
+
+def judge(reference: Reference, summary: Summary, trace: Trace | None = None) -> PaperResult:
+    """Score one paper: the stored summary's gate and ROUGE, and (with a trace) what became of the LLM's answers."""
     bullets = list(summary.bullets)
     title, abstract = collapse_ws(reference.title), collapse_ws(reference.abstract)
     rules = OFFLINE_RULES if summary.backend == "offline" else LLM_RULES
     gate = check(bullets, title=title, abstract=abstract, rules=rules)
-    return PaperResult(
+    result = PaperResult(
         id=reference.id,
         backend=summary.backend,
         bullets=bullets,
         gate_ok=gate.ok,
         gate_problems=list(gate.problems),
         fallback_reason=summary.fallback_reason,
-        flags=faithfulness_flags(bullets, title=title, abstract=abstract),
+        flags=[],
         rouge={
             key: round(value, 4)
             for key, value in rouge_scores(" ".join(bullets), " ".join(reference.sentences)).items()
         },
     )
+    first = trace.first_answer if trace is not None else None
+    if trace is None:
+        result.flags = faithfulness_flags(bullets, title=title, abstract=abstract)
+        return result
+    result.turns = len(trace.turns)
+    if first is not None and first.verdict is not None and first.bullets is not None:
+        result.first_answer = list(first.bullets)
+        result.first_gate = list(first.verdict.raw.problems) if first.verdict.raw is not None else []
+        result.first_repairs = list(first.verdict.notes)
+        result.flags = faithfulness_flags(first.bullets, title=title, abstract=abstract)
+    if summary.backend != "offline":
+        kept_turn = next(i for i, turn in enumerate(trace.turns) if turn.verdict is not None and turn.verdict.accepted)
+        first_index = trace.turns.index(first) if first is not None else -1
+        result.outcome = "first" if kept_turn == first_index else "repair_turn"
+    else:
+        result.outcome = "fallback"
+        result.reasons = _reason_kinds(trace)
+    return result
 
 
 async def evaluate(references: Sequence[Reference], summarizer: Summarizer, *, concurrency: int = 4) -> EvalReport:
-    """Summarise each reference paper with ``summarizer`` (bounded concurrency) and judge the result."""
+    """Summarise each reference paper with ``summarizer`` (bounded concurrency) and judge the result.
+
+    An LLM summariser is asked for its trace, so the report can say what became of each answer.
+    """
+    from paperbot.summarize.llm import LlmSummarizer
+
     semaphore = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(index: int, reference: Reference) -> Summary:
+    async def one(index: int, reference: Reference) -> PaperResult:
+        item = reference_item(reference, index)
         async with semaphore:
-            return await summarizer.summarize(reference_item(reference, index))
+            if isinstance(summarizer, LlmSummarizer):
+                summary, trace = await summarizer.summarize_traced(item)
+            else:
+                summary, trace = await summarizer.summarize(item), None
+        # ROUGE loads Kiwi and tokenises: off the event loop.
+        return await asyncio.to_thread(judge, reference, summary, trace)
 
-    summaries = await asyncio.gather(*(one(i, reference) for i, reference in enumerate(references)))
     report = EvalReport(backend=summarizer.backend, model=summarizer.model, analyzer=korean.analyzer_name())
-    report.papers = [judge(reference, summary) for reference, summary in zip(references, summaries, strict=True)]
+    report.papers = list(await asyncio.gather(*(one(i, reference) for i, reference in enumerate(references))))
     return report

@@ -1,9 +1,16 @@
 """LLM back-ends over plain httpx: ``openai_compat`` (``/chat/completions``) and ``anthropic`` (Messages API).
 
-One paper per request (batching mixes facts between papers). Every answer goes through the gate; a rejected answer
-gets a repair turn that says what was wrong. Timeouts, 429 (Retry-After honoured up to a cap), 5xx, malformed and
-truncated answers use the same attempts; when they run out the item gets the offline summary with the reasons
-recorded in ``fallback_reason``. Tokens of every attempt are counted, also for a fallback: they were paid for.
+One paper per request (batching mixes facts between papers). Every answer is repaired and judged
+(:func:`paperbot.summarize.gate.review`): form defects in a few bullets drop those bullets, a number or name the
+source does not have gets a repair turn that names the bullet and the problem, and only then the offline summary
+replaces the answer (``fallback_reason`` says why). Tokens of every attempt are counted, also for a fallback: they
+were paid for.
+
+Transport: each request is bounded as a whole (``timeout`` covers connecting, waiting and reading the last byte, so
+a server dripping a byte at a time cannot hold it for minutes), its body is streamed and capped
+(``max_response_bytes``), and failures are retried by stamina: timeouts, transport errors, 429 and 5xx, waiting
+what Retry-After says. A Retry-After longer than ``max_retry_after`` (429 or 5xx alike) is not waited for: the item
+falls back at once.
 """
 
 from __future__ import annotations
@@ -11,27 +18,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import stamina
 
+from paperbot import korean
 from paperbot.domain import Item, Summary
 from paperbot.errors import ConfigError
-from paperbot.summarize.gate import LLM_RULES, check, parse_answer
-from paperbot.summarize.offline import OfflineSummarizer
+from paperbot.retry import parse_retry_after
+from paperbot.summarize.gate import LLM_RULES, Verdict, parse_answer, review
+from paperbot.summarize.offline import OFFLINE_PROMPT_VERSION, OfflineSummarizer
 from paperbot.summarize.pricing import PriceTable
 from paperbot.summarize.prompt import PROMPT_VERSION, SUMMARY_SCHEMA, build_prompt, repair_message
 from paperbot.summarize.text import collapse_ws, input_hash
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 MAX_REASON_CHARS = 500
+#: Bodies larger than this are decoded off the event loop.
+_THREAD_DECODE_BYTES = 256_000
 
 
 class AttemptFailed(Exception):
@@ -55,31 +63,32 @@ class Completion:
     raw_text: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One answer of the model (or why there was none) and its verdict."""
+
+    bullets: tuple[str, ...] | None = None
+    verdict: Verdict | None = None
+    failure: str | None = None
+
+
+@dataclass(slots=True)
+class Trace:
+    """Every turn of one item's summarisation, for the evaluation."""
+
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def first_answer(self) -> Turn | None:
+        """The first turn that brought bullets (malformed answers and transport failures skipped)."""
+        return next((turn for turn in self.turns if turn.verdict is not None), None)
+
+
 @dataclass(slots=True)
 class _Tally:
     tokens_in: int = 0
     tokens_out: int = 0
     reasons: list[str] = field(default_factory=list)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or garbage."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def _usage_int(usage: Mapping[str, Any], *keys: str) -> int:
@@ -88,6 +97,14 @@ def _usage_int(usage: Mapping[str, Any], *keys: str) -> int:
         if isinstance(value, int) and value >= 0:
             return value
     return 0
+
+
+def fallback_version(prompt_version: str) -> str:
+    """The prompt version stored (with the model's name) on an offline summary that replaced a model's rejected
+    answer: the offline version, ``+``, the prompt's version. A summary so marked is that prompt's and model's
+    answer for the item, not asked for again; one of an older prompt is re-made when the item is next shown. A
+    fallback after a transport failure keeps the plain offline key instead, so the model is asked again later."""
+    return f"{OFFLINE_PROMPT_VERSION}+{prompt_version}"
 
 
 class LlmSummarizer:
@@ -108,11 +125,13 @@ class LlmSummarizer:
         timeout: float = 60.0,
         max_tokens: int = 1200,
         temperature: float | None = 0.2,
+        retries: int = 1,
         repair_retries: int = 1,
         max_retry_after: float = 30.0,
         backoff: float = 1.0,
         max_input_chars: int = 4000,
-        sleep: Sleep = asyncio.sleep,
+        max_response_bytes: int = 4_000_000,
+        use_kiwi: bool = True,
     ) -> None:
         if not model:
             raise ConfigError(f"PAPERBOT_LLM_MODEL is required for the {self.backend} back-end", key="llm_model")
@@ -126,11 +145,13 @@ class LlmSummarizer:
         self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.retries = retries
         self.repair_retries = repair_retries
         self.max_retry_after = max_retry_after
         self.backoff = backoff
         self.max_input_chars = max_input_chars
-        self._sleep = sleep
+        self.max_response_bytes = max_response_bytes
+        self.use_kiwi = use_kiwi
         self.prompt_version = PROMPT_VERSION
         if daily_budget_usd is not None and self.prices.lookup(model) is None:
             log.warning(
@@ -146,56 +167,80 @@ class LlmSummarizer:
         return await self.offline.fallback(item, reason)
 
     async def summarize(self, item: Item) -> Summary:
+        summary, _ = await self.summarize_traced(item, raw_gate=False)
+        return summary
+
+    async def summarize_traced(self, item: Item, *, raw_gate: bool = True) -> tuple[Summary, Trace]:
+        """The summary and every turn that led to it (first answer, verdicts, failures).
+
+        ``raw_gate``: also judge each answer exactly as it came (the evaluation reports it; a digest does not need
+        it)."""
         prompt = build_prompt(item, max_input_chars=self.max_input_chars)
         title, abstract = collapse_ws(item.title), collapse_ws(item.abstract)
         messages: list[dict[str, str]] = [{"role": "user", "content": prompt.user}]
         tally = _Tally()
-        attempts = 1 + self.repair_retries
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        trace = Trace()
+        transient = False
+        for _turn in range(1 + self.repair_retries):
             try:
-                completion = await self._complete(prompt.system, messages)
+                completion = await self._complete_with_retries(prompt.system, messages)
             except AttemptFailed as failure:
                 tally.reasons.append(failure.reason)
-                if last or not failure.retryable:
-                    break
-                await self._wait(failure, attempt)
-                continue
+                trace.turns.append(Turn(failure=failure.reason))
+                transient = True
+                break  # stamina already retried what was worth retrying
             tally.tokens_in += completion.tokens_in
             tally.tokens_out += completion.tokens_out
             if completion.truncated:
                 tally.reasons.append("truncated")
+                trace.turns.append(Turn(failure="truncated"))
                 continue
             bullets = parse_answer(completion.answer)
             if bullets is None:
                 tally.reasons.append("malformed_json")
+                trace.turns.append(Turn(failure="malformed_json"))
                 continue
-            result = check(bullets, title=title, abstract=abstract, rules=LLM_RULES)
-            if result.ok:
-                return Summary(
-                    item_id=item.id or 0,
-                    bullets=tuple(bullets),
-                    backend=self.backend,
-                    model=self.model,
-                    prompt_version=PROMPT_VERSION,
-                    input_hash=input_hash(item, self.max_input_chars),
-                    tokens_in=tally.tokens_in,
-                    tokens_out=tally.tokens_out,
-                    cost_usd=self.prices.cost(self.model, tally.tokens_in, tally.tokens_out),
-                )
-            tally.reasons.append(f"gate({result.describe()})")
+            verdict = await asyncio.to_thread(self._review, bullets, title, abstract, raw_gate)
+            trace.turns.append(Turn(bullets=tuple(bullets), verdict=verdict))
+            if verdict.accepted:
+                if verdict.repaired:
+                    log.debug("llm answer repaired", extra={"item_id": item.id, "repairs": ", ".join(verdict.notes)})
+                return self._summary(item, verdict.bullets, tally), trace
+            tally.reasons.append(f"gate({verdict.describe()})")
             messages = [
                 *messages,
                 {"role": "assistant", "content": completion.raw_text[:4000]},
-                {"role": "user", "content": repair_message(result)},
+                {"role": "user", "content": repair_message(verdict.hints)},
             ]
         reason = "; ".join(tally.reasons)[:MAX_REASON_CHARS]
         log.info(
             "llm summary fell back to offline", extra={"item_id": item.id, "backend": self.backend, "reason": reason}
         )
         summary = await self.offline.fallback(item, reason)
-        return replace(
+        summary = replace(
             summary,
+            tokens_in=tally.tokens_in,
+            tokens_out=tally.tokens_out,
+            cost_usd=self.prices.cost(self.model, tally.tokens_in, tally.tokens_out),
+        )
+        if not transient:
+            # The model answered and could not do better: keep this as the prompt's answer for the item.
+            summary = replace(summary, model=self.model, prompt_version=fallback_version(PROMPT_VERSION))
+        return summary, trace
+
+    def _review(self, bullets: list[str], title: str, abstract: str, raw_gate: bool) -> Verdict:
+        """Repair and judge, in a worker thread: Kiwi (loaded here on first use, seconds) never runs on the loop."""
+        kiwi = korean.kiwi() if self.use_kiwi else None
+        return review(bullets, title=title, abstract=abstract, rules=LLM_RULES, kiwi=kiwi, with_raw=raw_gate)
+
+    def _summary(self, item: Item, bullets: tuple[str, ...], tally: _Tally) -> Summary:
+        return Summary(
+            item_id=item.id or 0,
+            bullets=bullets,
+            backend=self.backend,
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            input_hash=input_hash(item, self.max_input_chars),
             tokens_in=tally.tokens_in,
             tokens_out=tally.tokens_out,
             cost_usd=self.prices.cost(self.model, tally.tokens_in, tally.tokens_out),
@@ -203,37 +248,84 @@ class LlmSummarizer:
 
     # --- transport ----------------------------------------------------------------------------------------------
 
-    async def _wait(self, failure: AttemptFailed, attempt: int) -> None:
-        delay = failure.retry_after if failure.retry_after is not None else self.backoff * (attempt + 1)
-        if delay > 0:
-            await self._sleep(delay)
+    def _retry_hook(self, exc: Exception) -> bool | float:
+        """stamina hook: retry what may work next time; wait what Retry-After said (already checked to be short)."""
+        if not isinstance(exc, AttemptFailed) or not exc.retryable:
+            return False
+        return exc.retry_after if exc.retry_after is not None else True
+
+    async def _complete_with_retries(self, system: str, messages: list[dict[str, str]]) -> Completion:
+        async for attempt in stamina.retry_context(
+            on=self._retry_hook,
+            attempts=1 + self.retries,
+            timeout=None,  # each attempt is bounded by self.timeout, each wait by max_retry_after
+            wait_initial=self.backoff,
+            wait_max=max(self.backoff, self.max_retry_after),
+            wait_jitter=self.backoff,
+        ):
+            with attempt:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        return await self._complete(system, messages)
+                except TimeoutError:
+                    raise AttemptFailed("timeout") from None
+        raise AssertionError("unreachable: retry_context always runs at least once")  # pragma: no cover
+
+    def _status_failure(self, status: int, retry_after: str | None) -> AttemptFailed:
+        """429 and 5xx: retryable after what Retry-After says, unless that is longer than ``max_retry_after``."""
+        wait = parse_retry_after(retry_after)
+        name, details = ("rate_limited", []) if status == 429 else ("server_error", [str(status)])
+        if wait is not None and wait > self.max_retry_after:
+            details.append(f"retry_after={wait:.0f}s")
+            return AttemptFailed(f"{name}({', '.join(details)})", retryable=False)
+        return AttemptFailed(f"{name}({', '.join(details)})" if details else name, retry_after=wait)
 
     async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str], params: dict[str, str]) -> Any:
         """POST and decode JSON; every failure becomes an AttemptFailed with a short reason (never the key)."""
         try:
-            response = await self._http.post(url, json=body, headers=headers, params=params, timeout=self.timeout)
+            request = self._http.build_request(
+                "POST", url, json=body, headers=headers, params=params, timeout=self.timeout
+            )
+            response = await self._http.send(request, stream=True)
         except httpx.TimeoutException:
             raise AttemptFailed("timeout") from None
         except httpx.HTTPError as exc:
             raise AttemptFailed(f"transport({type(exc).__name__})") from None
-        status = response.status_code
-        if status == 429:
-            wait = parse_retry_after(response.headers.get("retry-after"))
-            if wait is not None and wait > self.max_retry_after:
-                raise AttemptFailed(f"rate_limited(retry_after={wait:.0f}s)", retryable=False)
-            raise AttemptFailed("rate_limited", retry_after=wait)
-        if status >= 500:
-            raise AttemptFailed(
-                f"server_error({status})", retry_after=parse_retry_after(response.headers.get("retry-after"))
-            )
-        if status >= 400:
-            # 400/401/403/404: the request or the key is wrong; retrying the same request cannot help.
-            log.warning("llm request rejected", extra={"backend": self.backend, "status": status})
-            raise AttemptFailed(f"client_error({status})", retryable=False)
         try:
-            return response.json()
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise self._status_failure(status, response.headers.get("retry-after"))
+            if status >= 400:
+                # 400/401/403/404: the request or the key is wrong; retrying the same request cannot help.
+                log.warning("llm request rejected", extra={"backend": self.backend, "status": status})
+                raise AttemptFailed(f"client_error({status})", retryable=False)
+            content = await self._read_capped(response)
+        except httpx.TimeoutException:
+            raise AttemptFailed("timeout") from None
+        except httpx.HTTPError as exc:
+            raise AttemptFailed(f"transport({type(exc).__name__})") from None
+        finally:
+            await response.aclose()
+        try:
+            if len(content) > _THREAD_DECODE_BYTES:
+                return await asyncio.to_thread(json.loads, content)
+            return json.loads(content)
         except ValueError:
             raise AttemptFailed("malformed_response") from None
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The body, streamed, or AttemptFailed once it passes ``max_response_bytes`` (declared or counted)."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise AttemptFailed(f"too_large({declared} bytes)", retryable=False)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise AttemptFailed(f"too_large(>{self.max_response_bytes} bytes)", retryable=False)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _complete(self, system: str, messages: list[dict[str, str]]) -> Completion:
         raise NotImplementedError

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from paperbot.domain import Item, ItemKind, Summary
 from paperbot.summarize.gate import OFFLINE_RULES, check
 from paperbot.summarize.posts import PostKind, classify_post
-from paperbot.summarize.text import collapse_ws, has_hidden_characters, input_hash, split_sentences
+from paperbot.summarize.text import collapse_ws, has_hidden_characters, input_hash, split_sentences, strip_latex
 
 OFFLINE_BACKEND = "offline"
 OFFLINE_MODEL = "offline"
-OFFLINE_PROMPT_VERSION = "offline-1"
+OFFLINE_PROMPT_VERSION = "offline-2"
 
 MAX_QUOTE_CHARS = 230
 MIN_SENTENCE_CHARS = 25
@@ -40,11 +40,25 @@ _RESULT_CUES = re.compile(
     r"(?i)\b(?:experiments?|results?|show\w*|demonstrat\w*|outperform\w*|achiev\w*|improv\w*|"
     r"state-of-the-art|sota|surpass\w*|benchmarks?|evaluation|significant\w*|gains?|reduc\w*|faster)\b|%"
 )
+#: Clear cues that a sentence proposes something (its frame says "제안") or reports a result ("결과로").
+_PROPOSAL_CUES = re.compile(
+    r"(?i)\b(?:we (?:propose|introduce|present|develop|design|build|describe|release|construct|curate|formulate)|"
+    r"this (?:paper|work|report|study) (?:proposes|introduces|presents|describes|develops)|"
+    r"in this (?:paper|work|report)|(?:is|are) (?:proposed|introduced|presented)|we call|dubbed)\b"
+)
+_RESULT_REPORT_CUES = re.compile(
+    r"(?i)\b(?:we (?:show|demonstrate|find|found|observe|achieve|obtain|report)|"
+    r"(?:results?|experiments?|evaluations?|analys[ie]s) (?:show|demonstrate|indicate|suggest|reveal|confirm)|"
+    r"outperform\w*|achiev\w*|surpass\w*|state-of-the-art|sota|exceed\w*|beats?)\b"
+    r"|\d+(?:\.\d+)?\s?(?:%|x\b|×|times\b|points?\b|pp\b)"
+)
 _RELEASE_CUES = re.compile(
     r"(?i)\b(?:code|models?|data|weights) (?:is|are|will be) (?:publicly )?(?:available|released)"
 )
 
-#: Frames per role: quote first, then a formal "~니다." verb. The quote keeps its own words.
+#: Frames per role: quote first, then a formal "~니다." verb. The quote keeps its own words. A role frame is used
+#: only when the sentence has a clear cue for it (a "결과로" frame only for a sentence that reports a result);
+#: otherwise the frame is neutral.
 _PAPER_FRAMES = {
     "background": "배경으로 “{q}”라고 설명합니다.",
     "method": "제안 내용을 “{q}”라고 소개합니다.",
@@ -52,8 +66,13 @@ _PAPER_FRAMES = {
     "result": "결과로 “{q}”라고 보고합니다.",
     "result2": "또한 “{q}”라고 보고합니다.",
     "release": "공개 계획으로 “{q}”라고 밝힙니다.",
-    "other": "또한 “{q}”라고 덧붙입니다.",
+    "neutral": "“{q}”라고 설명합니다.",
+    "neutral2": "또한 “{q}”라고 설명합니다.",
 }
+#: The cue a sentence needs to get its role's frame.
+_ROLE_CUES = {"background": _BACKGROUND_CUES, "method": _PROPOSAL_CUES, "result": _RESULT_REPORT_CUES}
+#: Marks a quote cut short (inside the quotation marks, so the quote reads as unfinished).
+ELLIPSIS = "…"
 _POST_LEAD = {
     PostKind.RESEARCH: "연구 내용을 소개하는 글입니다.",
     PostKind.PRODUCT: "새 제품이나 기능을 알리는 발표 글입니다.",
@@ -74,7 +93,8 @@ class _Sentence:
 
 
 def _quote(sentence: str) -> str:
-    """The sentence without its final period, cut at a clause boundary when too long (still a substring)."""
+    """The sentence without its final period, cut at a clause boundary when too long: a substring of the
+    abstract, followed by "…" when cut."""
     quote = sentence.rstrip(" .")
     if len(quote) <= MAX_QUOTE_CHARS:
         return quote
@@ -82,12 +102,22 @@ def _quote(sentence: str) -> str:
     for mark in ("; ", ", ", " — ", ": ", " ("):
         cut = head.rfind(mark)
         if cut >= MAX_QUOTE_CHARS // 2:
-            return head[:cut].rstrip(" ,;:")
-    return head[: head.rfind(" ")].rstrip(" ,;:")
+            return head[:cut].rstrip(" ,;:") + ELLIPSIS
+    return head[: head.rfind(" ")].rstrip(" ,;:") + ELLIPSIS
+
+
+def unquote(quote: str) -> str:
+    """A quote without its "…": the part that is verbatim in the abstract."""
+    return quote.removesuffix(ELLIPSIS)
+
+
+def quotable_text(abstract: str) -> str:
+    """The abstract as the offline summary quotes it: whitespace collapsed, LaTeX markup stripped."""
+    return strip_latex(collapse_ws(abstract))
 
 
 def _safe_sentences(abstract: str) -> list[_Sentence]:
-    text = collapse_ws(abstract)
+    text = quotable_text(abstract)
     sentences = []
     for index, sentence in enumerate(split_sentences(text)):
         if len(sentence) < MIN_SENTENCE_CHARS or _UNSAFE_RE.search(sentence) or has_hidden_characters(sentence):
@@ -146,10 +176,16 @@ def paper_bullets(item: Item) -> list[str]:
     picked = _pick_paper(_safe_sentences(item.abstract))
     if not picked:
         return [NO_SAFE_QUOTE]
-    bullets = []
+    bullets: list[str] = []
     seen: set[str] = set()
-    for role, sentence in picked:
-        frame = f"{role}2" if role in seen and f"{role}2" in _PAPER_FRAMES else role
+    for picked_role, sentence in picked:
+        cue = _ROLE_CUES.get(picked_role)
+        role = picked_role if cue is None or cue.search(sentence.text) else "neutral"
+        if role == "other":
+            role = "neutral"
+        frame = (
+            f"{role}2" if (role in seen or (role == "neutral" and bullets)) and f"{role}2" in _PAPER_FRAMES else role
+        )
         seen.add(role)
         bullets.append(_PAPER_FRAMES[frame].format(q=_quote(sentence.text)))
     return bullets
@@ -175,7 +211,7 @@ def post_bullets(item: Item) -> list[str]:
 def offline_bullets(item: Item) -> list[str]:
     """The offline summary's bullets for ``item``; deterministic, always within the offline gate."""
     bullets = paper_bullets(item) if item.kind is ItemKind.PAPER else post_bullets(item)
-    result = check(bullets, title=item.title, abstract=collapse_ws(item.abstract), rules=OFFLINE_RULES)
+    result = check(bullets, title=item.title, abstract=quotable_text(item.abstract), rules=OFFLINE_RULES)
     if not result.ok:
         # Should not happen (quotes are filtered for safety); never let an unsafe quote through regardless.
         bullets = [NO_SAFE_QUOTE]

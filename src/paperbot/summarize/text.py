@@ -42,7 +42,9 @@ _ABBREVIATIONS = (
     "u.k.",
     "u.n.",
 )
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])([\"')\]]?)\s+(?=[\"'(\[]?[A-Z0-9])")
+#: A sentence ends at . ! ? (a closing quote or bracket stays with it) before a space and a capital or a digit, or
+#: directly before a capitalised word when the period follows a lowercase word ("estimators.We": a lost space).
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])([\"')\]]?)\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[a-z]{2}[.!?])()(?=[A-Z][a-z])")
 _WS_RE = re.compile(r"\s+")
 #: Prompt delimiters and their look-alikes: angle brackets (also full-width and other variants) and code fences.
 _DELIMITER_TRANSLATION = str.maketrans(
@@ -60,6 +62,11 @@ _DELIMITER_TRANSLATION = str.maketrans(
         "`": "'",
     }
 )
+
+
+def wordset(words: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (long word lists read better so)."""
+    return frozenset(words.split())
 
 
 def collapse_ws(text: str) -> str:
@@ -109,7 +116,7 @@ def split_sentences(text: str) -> list[str]:
         last_word = candidate.rsplit(maxsplit=1)[-1].lstrip("([\"'").lower() if candidate.strip() else ""
         if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
             continue  # "et al." / an initial: the sentence goes on
-        end = match.start() + len(match.group(1))  # a closing quote or bracket stays with its sentence
+        end = match.start() + len(match.group(1) or "")  # a closing quote or bracket stays with its sentence
         sentence = text[start:end].strip()
         if sentence:
             sentences.append(sentence)
@@ -118,6 +125,58 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
+
+
+_LATEX_SYMBOLS = {
+    "sim": "~",
+    "approx": "≈",
+    "times": "×",
+    "pm": "±",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "cdot": "·",
+    "to": "→",
+    "rightarrow": "→",
+    "infty": "∞",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "lambda": "λ",
+    "mu": "μ",
+    "sigma": "σ",
+    "tau": "τ",
+    "%": "%",
+    "&": "&",
+    "_": "_",
+    "#": "#",
+}
+_LATEX_WRAPPERS = (
+    "texttt|textbf|textit|textsc|textrm|textsf|mathbf|mathrm|mathcal|mathit|mathsf|mathbb|emph|operatorname"
+)
+#: ``\textbf{X}`` and its residue without the backslash (``texttt{D}ual``, as upstream feeds strip backslashes).
+_LATEX_WRAPPED_RE = re.compile(
+    rf"\\(?:{_LATEX_WRAPPERS}|text|mbox)\s*\{{([^{{}}]*)\}}|(?<![A-Za-z])(?:{_LATEX_WRAPPERS})\{{([^{{}}]*)\}}"
+)
+_LATEX_COMMAND_RE = re.compile(r"\\([A-Za-z]+|[%&_#])\s?")
+#: Residue of ``$\sim$15`` and ``$\approx$100K`` once the backslash and dollars are gone: ``sim15``, ``approx100K``.
+_LATEX_RESIDUE_RE = re.compile(r"(?<![A-Za-z])(sim|approx)(?=\s?\d)|(?<=\d)(times)(?![a-z])")
+_LATEX_MATH_RE = re.compile(r"\$([^$]{0,200})\$")
+
+
+def strip_latex(text: str) -> str:
+    r"""LaTeX markup of abstracts turned into plain text: ``$\sim$15min`` → ``~15min``, ``\textbf{X}`` → ``X``,
+    residue without backslashes (``texttt{D}ual``, ``approx100K``) too. Text without LaTeX comes back unchanged."""
+    if "\\" not in text and "$" not in text and "{" not in text and not _LATEX_RESIDUE_RE.search(text):
+        return text
+    text = _LATEX_MATH_RE.sub(lambda m: m.group(1), text)
+    text = _LATEX_WRAPPED_RE.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+    text = _LATEX_COMMAND_RE.sub(lambda m: _LATEX_SYMBOLS.get(m.group(1), ""), text)
+    text = _LATEX_RESIDUE_RE.sub(lambda m: _LATEX_SYMBOLS[m.group(1) or m.group(2)], text)
+    return collapse_ws(text)
 
 
 def source_text(item: Item) -> tuple[str, str]:

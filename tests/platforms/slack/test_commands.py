@@ -208,3 +208,16 @@ async def test_hostile_titles_in_answers_are_escaped(
     raw = shown(answer)
     assert "<!channel>" not in raw and "<@U0BOSS>" not in raw and "<https://evil.example" not in raw
     assert "&lt;!channel&gt;" in raw
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "9" * 5000, "-1", "1e3", "10001"])
+async def test_config_min_upvotes_odd_values_get_a_usage_answer_not_a_crash(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository, value: str
+) -> None:
+    """'²'.isdigit() is True and int('²') raises; so does int() on 5,000 digits: the handler crashed on both."""
+    await repository.save_subscription(Subscription(platform="slack", channel_id=CHANNEL))
+    answer = await run_command(platform, fake, f"config min_upvotes={value}", user=ADMIN)
+    assert answer["response_type"] == "ephemeral"
+    assert "min_upvotes" in answer["text"] or "최소 추천 수" in answer["text"]
+    [subscription] = await repository.list_subscriptions(platform="slack")
+    assert subscription.filters == ChannelFilters()

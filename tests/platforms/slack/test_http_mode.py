@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -103,3 +104,46 @@ async def test_http_mode_refuses_to_start_without_a_signing_secret(fake: FakeSla
     with pytest.raises(ConfigError, match="PAPERBOT_SLACK_SIGNING_SECRET"):
         await platform.serve_http("127.0.0.1", 0)
     assert CHANNEL  # same channel fixtures as the other tests
+
+
+async def _post_bytes(url: str, body: bytes, headers: dict[str, str], content_type: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers={"Content-Type": content_type, **headers}) as response,
+    ):
+        return response.status
+
+
+MALFORMED: dict[str, tuple[bytes, str]] = {
+    "broken JSON": (b'{"type": "event_callback", "event": ', "application/json"),
+    "JSON that is not an object": (b"[1, 2]", "application/json"),
+    "broken payload JSON": (b"payload=%7B%22type%22%3A", FORM),
+    "payload that is a list": (b"payload=%5B1%2C2%5D", FORM),
+    "payload that is a string": (b"payload=%22x%22", FORM),
+    "not UTF-8": (b"command=%2Fpaper&text=\xff\xfe", FORM),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+@pytest.mark.parametrize("signed", [False, True])
+async def test_malformed_bodies_get_400_and_one_warning_not_a_500_traceback(
+    events_url: str, fake: FakeSlack, caplog: pytest.LogCaptureFixture, case: str, signed: bool
+) -> None:
+    """bolt's adapter parses the body before it checks the signature: garbage used to be a 500 with an ERROR
+    traceback each time. Now it is a 400 and one WARNING line, signed or not."""
+    body, content_type = MALFORMED[case]
+    headers = sign(body.decode("utf-8", "surrogateescape")) if signed and b"\xff" not in body else {}
+    calls_before = len(fake.calls)
+    with caplog.at_level(logging.INFO):
+        status = await _post_bytes(events_url, body, headers, content_type)
+    assert status == 400
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING] == [
+        ("WARNING", "slack http: malformed request refused")
+    ]
+    assert len(fake.calls) == calls_before
+
+
+async def test_a_unicode_digit_timestamp_is_refused_not_crashed_on(events_url: str, fake: FakeSlack) -> None:
+    body = command_body("help", response_url=fake.response_url())
+    status, _ = await post(events_url, body, {**sign(body), "x-slack-request-timestamp": "²"})
+    assert status == 401

@@ -81,6 +81,17 @@ def bullets(entry: DigestEntry) -> list[str]:
     return [NO_SUMMARY]
 
 
+#: The per-entry tag of an extractive (offline) summary: in a digest that mixes LLM and offline summaries, it shows
+#: which entries quote the abstract rather than summarise it.
+EXTRACT_TAG = "원문 발췌"
+
+
+def extract_tag(entry: DigestEntry) -> str | None:
+    """``EXTRACT_TAG`` when the entry's summary is the offline extract (also an LLM's fallback), else None."""
+    summary = entry.summary
+    return EXTRACT_TAG if summary is not None and summary.backend == "offline" else None
+
+
 def authors(entry: DigestEntry) -> list[str]:
     return [name for name in (clean(a) for a in entry.item.authors) if name]
 
@@ -117,6 +128,14 @@ def offline_note(digest: Digest) -> str | None:
     if len(offline) == len(with_summary):
         return "요약은 LLM 없이 오프라인 모드로 만들었습니다 (원문에서 문장을 골라 옮긴 것입니다)."
     return f"요약 {len(with_summary)}개 중 {len(offline)}개는 LLM 없이 오프라인 모드로 만들었습니다."
+
+
+def failed_sources_note(digest: Digest) -> str | None:
+    """Which sources could not be read for this digest (so an empty section is not mistaken for a quiet day)."""
+    names = [name for name in (clean(n) for n in digest.failed_sources) if name]
+    if not names:
+        return None
+    return f"가져오지 못한 출처 {len(names)}곳: {', '.join(names)} (이 다이제스트에 빠진 글이 있을 수 있습니다)"
 
 
 def empty_line(digest: Digest) -> str:

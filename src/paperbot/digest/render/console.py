@@ -10,6 +10,8 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -43,6 +45,9 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
     topics = join_topics(entry.topics)
     if topics:
         facts.append(f"[{topics}]")
+    tag = extract_tag(entry)
+    if tag:
+        facts.append(tag)
     lines.append("   " + " · ".join(facts))
     link = item_link(item)
     if link:
@@ -60,8 +65,11 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
 
 def render_console(digest: Digest) -> str:
     lines = [f"📚 {title_line(digest)}"]
+    failed = failed_sources_note(digest)
     if digest.is_empty:
         lines.append(clean(empty_line(digest)))
+        if failed:
+            lines.append(f"⚠️ {failed}")
         return "\n".join(lines) + "\n"
     lines.append(counts_line(digest))
     note = offline_note(digest)
@@ -77,4 +85,6 @@ def render_console(digest: Digest) -> str:
         lines.append("")
         for entry in section.entries:
             lines.extend(_entry(entry, weekly=weekly))
+    if failed:
+        lines.append(f"⚠️ {failed}")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -21,6 +21,8 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -125,6 +127,9 @@ def _header(digest: Digest) -> RenderedMessage:
     link = archive_link(digest)
     if link:  # our label and our URL; <…> keeps Discord from adding a preview of the page
         lines.append(f"🗂️ [{link[0]}](<{link[1]}>)")
+    failed = failed_sources_note(digest)
+    if failed:
+        lines.append(f"⚠️ {escape(failed)}")
     content, _ = truncate("\n".join(lines), LIMITS["content"], lambda atom: atom.text)
     return RenderedMessage(_message(content=content), meta={"kind": "header"})
 
@@ -164,6 +169,9 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     names = authors(entry)
     if names:
         fields.append(_field("✍️ 저자", join_limited(names, AUTHORS_BUDGET, escape_atom), inline=False))
+    tag = extract_tag(entry)
+    if tag:
+        fields.append(_field("📄 요약", tag, inline=True))
     if clean(entry.reason):
         fields.append(_field("💡 선정 이유", truncate(entry.reason, 512, escape_atom)[0], inline=False))
     embed["fields"] = fields

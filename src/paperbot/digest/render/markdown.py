@@ -28,6 +28,8 @@ from paperbot.digest.render.common import (
     authors,
     bullets,
     empty_line,
+    extract_tag,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -67,7 +69,9 @@ def _title(entry: DigestEntry, suffix: str = "") -> str:
 
 
 def _bullets(entry: DigestEntry, indent: str = "") -> str:
-    return "".join(f"{indent}- {_escape_start(b)}\n" for b in bullets(entry))
+    tag = extract_tag(entry)
+    head = f"{indent}_{tag}_\n\n" if tag else ""
+    return head + "".join(f"{indent}- {_escape_start(b)}\n" for b in bullets(entry))
 
 
 def _annotations(entry: DigestEntry) -> str:
@@ -116,6 +120,12 @@ def _weekly_entry(entry: DigestEntry, annotate: bool) -> str:
 
 
 def render_markdown(digest: Digest, *, annotate: bool = True) -> str:
+    failed = failed_sources_note(digest)
+    footer = f"\n> ⚠️ {escape(failed)}\n" if failed else ""
+    return _render_markdown(digest, annotate=annotate) + footer
+
+
+def _render_markdown(digest: Digest, *, annotate: bool) -> str:
     out = f"## {title_line(digest)}\n\n"
     note = offline_note(digest)
     if note:

@@ -21,6 +21,8 @@ from paperbot.digest.render.common import (
     bullets,
     counts_line,
     empty_line,
+    extract_tag,
+    failed_sources_note,
     item_link,
     join_topics,
     offline_note,
@@ -103,6 +105,9 @@ def _header(digest: Digest) -> RenderedMessage:
             + (" 👍 / 👎 반응으로 투표해 주세요." if digest.kind is DigestKind.DAILY else "")
         )
         body = "\n".join(lines)
+    failed = failed_sources_note(digest)
+    if failed:
+        body += f"\n:warning: {escape(failed)}"
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": True}},
         _section(truncate(body, LIMITS["text"], lambda atom: atom.text)[0]),
@@ -140,6 +145,9 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     ident = arxiv_id(item) if item.kind is ItemKind.PAPER else None
     if ident:
         facts.append(f"arXiv {ident}")
+    tag = extract_tag(entry)
+    if tag:
+        facts.append(f"📄 {tag}")
     names = authors(entry)
     blocks.append(
         _context(" · ".join(facts), ("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)) if names else "")
@@ -150,7 +158,7 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
     if clean(entry.reason):
         blocks.append(_context("💡 선정 이유: " + truncate(entry.reason, 1000, escape_atom)[0]))
-    return blocks, escape(item.title)
+    return blocks, escape(clean(item.title) or "(제목 없음)")  # Slack refuses an empty fallback text
 
 
 def _split_blocks(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -156,10 +156,7 @@ def _config(ctx: CommandContext, caller: Caller, inv: Invocation) -> Awaitable[R
         values[name] = value
     min_upvotes = None
     if "min_upvotes" in values:
-        raw = values.pop("min_upvotes")
-        if not raw.isdigit():
-            raise usage("min_upvotes는 0 이상의 정수로 적어 주세요.")
-        min_upvotes = int(raw)
+        min_upvotes = commands.parse_min_upvotes(values.pop("min_upvotes"))
     return commands.config(
         ctx,
         caller,
