@@ -28,12 +28,14 @@ class Services:
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Open the database, the shared HTTP client, the sources and the summariser; close them all on exit."""
+    from paperbot import korean
     from paperbot.httpclient import make_http_client
     from paperbot.sources.registry import build_sources
     from paperbot.store.engine import create_engine
     from paperbot.store.sql import SqlRepository
     from paperbot.summarize.registry import build_summarizer
 
+    korean.configure(search_analyzer=settings.search_analyzer)
     async with AsyncExitStack() as stack:
         repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
         stack.push_async_callback(repository.close)

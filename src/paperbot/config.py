@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     source_degraded_after: int = Field(3, ge=1, description="consecutive failures before a source is degraded")
     feed_first_fetch_limit: int = Field(3, ge=0, description="newest posts published on a feed's first fetch")
     hf_refresh_days: int = Field(3, ge=0, le=30, description="days whose HF upvotes are refreshed on schedule")
+    search_analyzer: Literal["fallback", "kiwi"] = Field(
+        "fallback", description="Korean analyser of the search index: fallback, or kiwi (~300 MB more; reindex)"
+    )
 
     # --- summaries (issue 4) ------------------------------------------------------------------------------------
     llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"

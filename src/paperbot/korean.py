@@ -1,9 +1,18 @@
 """Korean text analysis shared by search indexing and the summary evaluation (ROUGE on morphemes).
 
-With the ``korean`` extra installed (kiwipiepy, which ships its model) text is split into morphemes, so
-``모델의`` yields ``모델`` + ``의`` and ``언어모델`` yields ``언어`` + ``모델``. Without it a lighter fallback strips
-common particles and endings from Hangul words and splits long ones into two-syllable pieces: worse, but
-dependency-free. ``analyzer_name()`` says which one is in use.
+Two analysers:
+
+- the fallback (always available, pure Python, microseconds a text): strips common particles and endings from
+  Hangul words and indexes long ones also as two-syllable pieces (``언어모델`` → ``언어모델``, ``언어``, ``모델``);
+- Kiwi (the ``korean`` extra, kiwipiepy): morphemes, so ``모델의`` yields ``모델`` + ``의``.
+
+Search uses the fallback unless configured otherwise (``configure(search_analyzer="kiwi")``, the
+``search_analyzer`` setting). Measured on the labelled queries of tests/data/search (60 queries, Korean and English):
+recall@5 1.000 and nDCG@5 1.000 for the fallback against 0.983 and 0.983 for Kiwi, while Kiwi costs ~300 MB of
+RSS even with its typo and multi-word dictionaries off (~500 MB with them) and a load of 2-7 s during which it holds
+the GIL (a worker thread does not keep the event loop running). Kiwi stays what the summary gate and ROUGE use
+(:func:`kiwi`, :func:`morphemes`) when installed. ``analyzer_name()`` says which analyser search uses; documents
+record it, and ``paperbot search --reindex`` rebuilds them after a change.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import importlib.util
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -87,6 +97,30 @@ _FALLBACK_SUFFIXES = tuple(
 
 _load_lock = threading.Lock()
 
+#: Kiwi without its typo-correction and multi-word dictionaries: peak RSS of a process that loads it and analyses
+#: one sentence 347 MB instead of 539 MB, loading in 2.4 s instead of 6.8 s (kiwipiepy 0.24, this 2-core box), with
+#: the same recall@5 and nDCG@5 on the labelled queries (tests/search/test_ranking.py prints both).
+KIWI_OPTIONS: dict[str, Any] = {"load_typo_dict": False, "load_multi_dict": False}
+#: A sentence whose analysis makes Kiwi load its whole model (the constructor alone does not: the first
+#: ``tokenize`` does, for seconds).
+_WARM_UP_TEXT = "언어모델의 희소 어텐션을 연구합니다."
+
+SEARCH_ANALYZERS = ("fallback", "kiwi")
+_search_analyzer = "fallback"
+
+
+def configure(*, search_analyzer: str) -> None:
+    """Choose the search analyser (``fallback`` or ``kiwi``; ``kiwi`` without kiwipiepy installed is the fallback).
+
+    Call it once at start, before anything is indexed: documents and queries must be analysed alike.
+    """
+    global _search_analyzer  # noqa: PLW0603 (one process-wide choice, like the loaded model itself)
+    if search_analyzer not in SEARCH_ANALYZERS:
+        raise ValueError(f"unknown search analyser {search_analyzer!r} (one of {', '.join(SEARCH_ANALYZERS)})")
+    if search_analyzer != _search_analyzer:
+        _search_analyzer = search_analyzer
+        index_text.cache_clear()
+
 
 @lru_cache(maxsize=1)
 def _load_kiwi() -> Any:
@@ -94,7 +128,9 @@ def _load_kiwi() -> Any:
         from kiwipiepy import Kiwi
     except ImportError:
         return None
-    return Kiwi()
+    analyser = Kiwi(**KIWI_OPTIONS)
+    analyser.tokenize(_WARM_UP_TEXT)  # the model loads here, not on the first real text
+    return analyser
 
 
 @lru_cache(maxsize=1)
@@ -108,8 +144,13 @@ def _get_kiwi() -> Any:
 
 
 def kiwi() -> Any:
-    """The shared Kiwi analyser (loaded on first use, seconds: call it off the event loop), or None."""
+    """The shared Kiwi analyser (loaded on first use, seconds holding the GIL), or None."""
     return _get_kiwi()
+
+
+def _search_kiwi() -> Any:
+    """Kiwi when search uses it, else None (the fallback)."""
+    return _get_kiwi() if _search_analyzer == "kiwi" else None
 
 
 @lru_cache(maxsize=1)
@@ -117,19 +158,40 @@ def _kiwi_installed() -> bool:
     return importlib.util.find_spec("kiwipiepy") is not None
 
 
-def analyzer_name() -> str:
-    """``kiwi`` when the morphological analyser is installed, else ``fallback``.
+def kiwi_installed() -> bool:
+    """Whether kiwipiepy is installed (the summary gate and ROUGE then use it, whatever search uses)."""
+    return _kiwi_installed()
 
-    Answered without loading Kiwi's model (two seconds, ~300 MB): text without Hangul never needs it, so a
-    backfill of English papers does not pay for it.
+
+def analyzer_name() -> str:
+    """The search analyser: ``kiwi`` when configured and installed, else ``fallback``.
+
+    Answered without loading Kiwi's model (seconds, ~300 MB): text without Hangul never needs it, so a backfill of
+    English papers does not pay for it.
     """
-    return "kiwi" if _kiwi_installed() else "fallback"
+    return "kiwi" if _search_analyzer == "kiwi" and _kiwi_installed() else "fallback"
 
 
 def load() -> str:
-    """Load the analyser now rather than on the first Korean text (Kiwi takes seconds); returns its name."""
-    _get_kiwi()
+    """Make the search analyser ready now (Kiwi: load its model and analyse a sentence); returns its name.
+
+    Kiwi holds the GIL while it loads, so even in a worker thread this stalls the event loop for seconds: call it
+    before the loop serves anyone. The fallback needs nothing.
+    """
+    if analyzer_name() == "kiwi":
+        _get_kiwi()
     return analyzer_name()
+
+
+def ready() -> bool:
+    """Whether analysing Korean text for search now takes microseconds to milliseconds (no model left to load)."""
+    return analyzer_name() == "fallback" or _load_kiwi.cache_info().currsize > 0
+
+
+def needs_model(texts: Iterable[str]) -> bool:
+    """Whether analysing ``texts`` for search runs Kiwi (some Hangul and Kiwi is the search analyser): worth a
+    worker thread. The fallback's analysis is pure Python over a few words and runs where it is called."""
+    return analyzer_name() == "kiwi" and any(not text.isascii() and _HANGUL_RE.search(text) for text in texts)
 
 
 def normalize(text: str) -> str:
@@ -193,7 +255,7 @@ def index_tokens(text: str, *, with_stems: bool = True) -> list[str]:
         # Most papers are English: the analyser would only add sub-pieces of words kept whole here, at ~1 ms a
         # text. query_tokens() takes the same path for queries without Hangul, so both sides agree.
         return words(clean)
-    kiwi = _get_kiwi()
+    kiwi = _search_kiwi()
     if kiwi is None:
         return [piece for word in words(clean) for piece in _fallback_split(word) if piece]
     tokens: list[str] = []

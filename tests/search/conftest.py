@@ -19,10 +19,20 @@ def no_kiwi(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     korean.index_text.cache_clear()
 
 
+@pytest.fixture
+def kiwi_search() -> Iterator[None]:
+    """Search analysed by Kiwi (``search_analyzer = "kiwi"``) instead of the default fallback."""
+    korean.configure(search_analyzer="kiwi")
+    yield
+    korean.configure(search_analyzer="fallback")
+
+
 @pytest.fixture(params=["kiwi", "fallback"])
 def analyser(request: pytest.FixtureRequest) -> str:
     """Each Korean analyser in turn: kiwipiepy, then the fallback."""
     if request.param == "fallback":
         request.getfixturevalue("no_kiwi")
+    else:
+        request.getfixturevalue("kiwi_search")
     assert korean.analyzer_name() == request.param
     return str(request.param)

@@ -64,6 +64,7 @@ def test_english_documents_and_the_analyser_name_do_not_load_kiwi() -> None:
         "import sys\n"
         "from paperbot import korean\n"
         "from paperbot.store import search\n"
+        "korean.configure(search_analyzer='kiwi')\n"
         "doc = search.make_document(1, title='Sparse attention', abstract='We study it.', authors=('A B',),"
         " extra={'ai_keywords': ['LLM']}, bullets=(), fts5=True)\n"
         "doc = search.make_document(1, title='Sparse attention', abstract='We study it.', authors=(), extra={},"

@@ -17,6 +17,7 @@ def test_the_labelled_set_is_big_and_bilingual() -> None:
     assert len(queries) - len(korean_queries) >= 15
 
 
+@pytest.mark.usefixtures("kiwi_search")
 async def test_recall_at_5_with_the_korean_analyser(repository: Repository) -> None:
     assert korean.analyzer_name() == "kiwi", "kiwipiepy is part of the dev extra"
     ids = await load_corpus(repository)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paperbot import korean
 from paperbot.domain import SearchMatch, Vote
 from paperbot.ports import Repository
@@ -9,6 +11,7 @@ from paperbot.service.search import MAX_LIMIT, NO_QUERY, NO_RESULTS, clamp_limit
 from tests.search.corpus import load_corpus
 
 
+@pytest.mark.usefixtures("kiwi_search")  # Kiwi splits 연합학습 into 연합 + 학습: every query token matches (tier "all")
 async def test_results_carry_summary_votes_and_links(repository: Repository) -> None:
     ids = await load_corpus(repository)
     target = ids["2503.11514"]
@@ -66,6 +69,8 @@ def test_limit_is_clamped() -> None:
     assert clamp_limit(1000) == MAX_LIMIT
 
 
+@pytest.mark.usefixtures("kiwi_search")
 async def test_warm_up_loads_and_names_the_analyser() -> None:
     assert await warm_up() == "kiwi"
     assert korean._get_kiwi.cache_info().currsize == 1  # loaded now, not on the first Korean query
+    assert korean.ready()  # the model too: the warm-up analysed a sentence (Kiwi() alone loads it lazily)

@@ -58,7 +58,7 @@ def no_retry_waits() -> Iterator[None]:
 
 def _analysers() -> list[Any]:
     analysers: list[Any] = [pytest.param(None, id="rules")]
-    if korean.analyzer_name() == "kiwi":
+    if korean.kiwi_installed():
         analysers.append(pytest.param("kiwi", id="kiwi"))
     return analysers
 

@@ -25,6 +25,7 @@ each quoted as a phrase.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -32,7 +33,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +44,8 @@ from paperbot.store import bulk
 from paperbot.store.models import ItemRow, SearchDocRow, SummaryRow
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The user query is cut to this many characters (after normalisation) before analysis.
 MAX_QUERY_CHARS = 300
@@ -160,6 +163,21 @@ def analyse(item: Item, bullets: Sequence[str] = (), *, fts5: bool = False) -> S
     )
 
 
+def item_texts(item: Item, bullets: Sequence[str] = ()) -> list[str]:
+    """The texts :func:`analyse` reads (to decide whether it needs a worker thread)."""
+    return [item.title, item.abstract, *item.authors, *_keywords(item.extra), *bullets]
+
+
+async def off_loop(work: Callable[[], T], texts: Iterable[str]) -> T:
+    """``work()`` (an analysis of ``texts``) in a worker thread when it runs Kiwi, else right here.
+
+    Never inside a write transaction: callers analyse first and then write what they prepared.
+    """
+    if korean.needs_model(texts):
+        return await asyncio.to_thread(work)
+    return work()
+
+
 def build_document(item: Item, bullets: Sequence[str] = ()) -> SearchDocument:
     """The document of a stored item (``item.id`` set) with the bullets of its latest summary."""
     if item.id is None:
@@ -189,6 +207,11 @@ class ParsedQuery:
         if self.words:
             tiers.append(SearchMatch.SUBSTRING)
         return tiers
+
+
+async def parse_query_off_loop(query: str) -> ParsedQuery:
+    """:func:`parse_query` in a worker thread when it needs Kiwi (a Korean query), else right here."""
+    return await off_loop(lambda: parse_query(query), [query[: MAX_QUERY_CHARS * 4]])
 
 
 def parse_query(query: str) -> ParsedQuery:
@@ -432,32 +455,78 @@ async def latest_bullets(conn: AsyncConnection, item_ids: Sequence[int]) -> dict
     return bullets
 
 
-async def refresh_documents(conn: AsyncConnection, insert: Callable[[Any], Any], item_ids: Sequence[int]) -> int:
-    """Rebuild the documents of ``item_ids`` from the stored items and their latest summaries."""
+def _latest_summary_id() -> Any:
+    """Each item's newest summary id (``latest_summaries``' order), correlated to ``items``; NULL without one."""
+    return (
+        select(SummaryRow.id)
+        .where(SummaryRow.item_id == ItemRow.id)
+        .order_by(SummaryRow.created_at.desc(), SummaryRow.id.desc())
+        .limit(1)
+        .correlate(ItemRow)
+        .scalar_subquery()
+    )
+
+
+async def latest_summary_ids(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, int | None]:
+    """Each existing item of ``item_ids`` with the id of its newest summary (None without one): what a search
+    document prepared outside the transaction was built from, checked inside it before the document is written."""
     if not item_ids:
-        return 0
+        return {}
+    rows = (await conn.execute(select(ItemRow.id, _latest_summary_id()).where(ItemRow.id.in_(list(item_ids))))).all()
+    return {int(item_id): (int(summary_id) if summary_id is not None else None) for item_id, summary_id in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSource:
+    """What an item's search document is made of, as read from the database (``summary_id``: of the bullets)."""
+
+    item_id: int
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    extra: Any
+    bullets: tuple[str, ...]
+    summary_id: int | None
+
+    def texts(self) -> list[str]:
+        return [self.title, self.abstract, *self.authors, *_keywords(self.extra), *self.bullets]
+
+    def document(self, *, fts5: bool) -> SearchDocument:
+        return make_document(
+            self.item_id,
+            title=self.title,
+            abstract=self.abstract,
+            authors=self.authors,
+            extra=self.extra,
+            bullets=self.bullets,
+            fts5=fts5,
+        )
+
+
+async def document_sources(conn: AsyncConnection, item_ids: Sequence[int]) -> list[DocumentSource]:
+    """The stored fields and latest summary of ``item_ids`` (missing items are left out)."""
+    if not item_ids:
+        return []
     rows = (
         await conn.execute(
-            select(ItemRow.id, ItemRow.title, ItemRow.abstract, ItemRow.authors, ItemRow.extra).where(
-                ItemRow.id.in_(list(item_ids))
-            )
+            select(
+                ItemRow.id, ItemRow.title, ItemRow.abstract, ItemRow.authors, ItemRow.extra, _latest_summary_id()
+            ).where(ItemRow.id.in_(list(item_ids)))
         )
     ).all()
     bullets = await latest_bullets(conn, [row.id for row in rows])
-    docs = [
-        make_document(
-            row.id,
-            title=row.title,
-            abstract=row.abstract,
-            authors=row.authors or (),
-            extra=row.extra,
-            bullets=bullets.get(row.id, ()),
-            fts5=conn.dialect.name == "sqlite",
+    return [
+        DocumentSource(
+            item_id=int(row[0]),
+            title=row[1] or "",
+            abstract=row[2] or "",
+            authors=tuple(str(a) for a in row[3] or ()),
+            extra=row[4],
+            bullets=tuple(bullets.get(row[0], ())),
+            summary_id=row[5],
         )
         for row in rows
     ]
-    await upsert_documents(conn, insert, docs)
-    return len(docs)
 
 
 # --- in memory ------------------------------------------------------------------------------------------------

@@ -323,6 +323,11 @@ class SqlRepository:
     async def _add_items_returning(self, unique: list[Item], now: datetime) -> dict[tuple[str, str], Stored[Item]]:
         table = ItemRow.__table__
         by_key: dict[tuple[str, str], Stored[Item]] = {}
+        # Documents for every item, analysed before the transaction (only the new ones are written).
+        documents = await search.off_loop(
+            lambda: [search.analyse(item) for item in unique], (t for i in unique for t in search.item_texts(i))
+        )
+        document_of = {_key(item): document for item, document in zip(unique, documents, strict=True)}
         async with self._tx() as conn:
             for start in range(0, len(unique), _INSERT_BATCH):
                 batch = unique[start : start + _INSERT_BATCH]
@@ -337,8 +342,11 @@ class SqlRepository:
                 created = {(row.source, row.external_id): row.id for row in rows}
                 new_items = [replace(item, id=created[key]) for item in batch if (key := _key(item)) in created]
                 by_key.update((_key(item), Stored(item, created=True)) for item in new_items)
-                if new_items:
-                    await search.upsert_documents(conn, self._insert, [search.build_document(i) for i in new_items])
+                await search.upsert_document_rows(
+                    conn,
+                    self._insert,
+                    [document_of[_key(item)].values() | {"item_id": item.id} for item in new_items],
+                )
                 by_key.update(await self._existing(conn, [_key(i) for i in batch if _key(i) not in created]))
         return by_key
 
@@ -356,11 +364,17 @@ class SqlRepository:
         """
         table = ItemRow.__table__
         dialect = self._engine.dialect
-        chunks = []
-        for start in range(0, len(unique), bulk.ROWS_PER_STATEMENT):
-            batch = unique[start : start + bulk.ROWS_PER_STATEMENT]
-            rows = bulk.json_rows(table, _ITEM_COLUMNS, dialect, (_item_values(item, now) for item in batch))
-            chunks.append((batch, rows, [search.analyse(item, fts5=True) for item in batch]))
+
+        def prepare() -> list[tuple[list[Item], str, list[search.SearchDocument]]]:
+            chunks = []
+            for start in range(0, len(unique), bulk.ROWS_PER_STATEMENT):
+                batch = unique[start : start + bulk.ROWS_PER_STATEMENT]
+                rows = bulk.json_rows(table, _ITEM_COLUMNS, dialect, (_item_values(item, now) for item in batch))
+                chunks.append((batch, rows, [search.analyse(item, fts5=True) for item in batch]))
+            return chunks
+
+        # Korean titles or excerpts (Kiwi, if search uses it) are analysed in a worker thread; English ones here.
+        chunks = await search.off_loop(prepare, (text for item in unique for text in search.item_texts(item)))
         insert = bulk.insert_from_json(table, _ITEM_COLUMNS, "ON CONFLICT (source, external_id) DO NOTHING")
         by_key: dict[tuple[str, str], Stored[Item]] = {}
         async with self._tx() as conn:
@@ -396,7 +410,7 @@ class SqlRepository:
         return _item(row) if row is not None else None
 
     async def find_item(self, source: str, external_id: str) -> Item | None:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(ItemRow.__table__).where(ItemRow.source == source, ItemRow.external_id == external_id)
@@ -484,7 +498,7 @@ class SqlRepository:
                 delivered = delivered.where(DigestRunRow.day != except_run_day)
             stmt = stmt.where(~delivered.exists())
         stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.id)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_item(row) for row in rows]
 
@@ -506,7 +520,13 @@ class SqlRepository:
             "created_at": created_at,
         }
         key = ["item_id", "input_hash", "prompt_version", "model"]
+        # The new summary's search document is analysed before the write transaction (Kiwi, if search uses it, in
+        # a worker thread): the write lock is held for the database only, never while text is analysed.
+        document = await self._summary_document(summary)
         async with self._tx() as conn:
+            if self._dialect == "postgresql":
+                # Writers of one item's summaries queue here, so the document written last is of the newest one.
+                await conn.execute(select(ItemRow.id).where(ItemRow.id == summary.item_id).with_for_update())
             stmt = (
                 self._insert(SummaryRow)
                 .values(**values)
@@ -515,7 +535,10 @@ class SqlRepository:
             )
             new_id = (await conn.execute(stmt)).scalar_one_or_none()
             if new_id is not None:
-                await search.refresh_documents(conn, self._insert, [summary.item_id])
+                # Only the newest summary's bullets are indexed; one stored with an older created_at changes nothing.
+                latest = await search.latest_summary_ids(conn, [summary.item_id])
+                if document is not None and latest.get(summary.item_id) == new_id:
+                    await search.upsert_document_rows(conn, self._insert, [document.values()])
                 return Stored(replace(summary, id=new_id, created_at=created_at), created=True)
             row = (
                 await conn.execute(
@@ -524,8 +547,18 @@ class SqlRepository:
             ).one()
         return Stored(_summary(row), created=False)
 
+    async def _summary_document(self, summary: Summary) -> search.SearchDocument | None:
+        """The search document the item of ``summary`` gets if ``summary`` is its newest (None: no such item)."""
+        async with self._read() as conn:
+            sources = await search.document_sources(conn, [summary.item_id])
+        if not sources:
+            return None
+        source = replace(sources[0], bullets=tuple(summary.bullets))
+        fts5 = self._dialect == "sqlite"
+        return await search.off_loop(lambda: source.document(fts5=fts5), source.texts())
+
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(SummaryRow.__table__).where(
@@ -562,7 +595,7 @@ class SqlRepository:
         stmt = stmt.order_by(ItemRow.day.desc(), ItemRow.upvotes.desc(), ItemRow.id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_item(row) for row in rows]
 
@@ -577,9 +610,9 @@ class SqlRepository:
         sources: Sequence[str] | None = None,
         kind: ItemKind | None = None,
     ) -> list[SearchHit]:
-        parsed = search.parse_query(query)
+        parsed = await search.parse_query_off_loop(query)
         filters = search.SearchFilters(day_from, tuple(sources) if sources is not None else None, kind)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             if self._dialect == "postgresql" and not self._search_checked:
                 self._search_checked = True
                 if not await search.postgres_trigram_sees_hangul(conn):
@@ -591,16 +624,33 @@ class SqlRepository:
         return [SearchHit(items[i], score, match) for i, score, match in ranked if i in items]
 
     async def reindex_search(self) -> int:
-        async with self._tx() as conn:
+        """Rebuild every document in batches: read, analyse (off the loop when Kiwi runs), then one short write per
+        batch that skips items whose newest summary changed meanwhile (``add_summary`` wrote theirs)."""
+        async with self._read() as conn:
             ids = list((await conn.execute(select(ItemRow.id).order_by(ItemRow.id))).scalars())
-            for start in range(0, len(ids), 500):
-                await search.refresh_documents(conn, self._insert, ids[start : start + 500])
+        fts5 = self._dialect == "sqlite"
+        for start in range(0, len(ids), 500):
+            async with self._read() as conn:
+                sources = await search.document_sources(conn, ids[start : start + 500])
+
+            def analyse(batch: list[search.DocumentSource] = sources) -> list[search.SearchDocument]:
+                return [source.document(fts5=fts5) for source in batch]
+
+            documents = await search.off_loop(analyse, (text for s in sources for text in s.texts()))
+            async with self._tx() as conn:
+                current = await search.latest_summary_ids(conn, [source.item_id for source in sources])
+                rows = [
+                    document.values()
+                    for source, document in zip(sources, documents, strict=True)
+                    if source.item_id in current and current[source.item_id] == source.summary_id
+                ]
+                await search.upsert_document_rows(conn, self._insert, rows)
         return len(ids)
 
     # --- source state -----------------------------------------------------------------------------------------
 
     async def get_source_state(self, name: str) -> SourceState | None:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(SourceRow.__table__).where(SourceRow.name == name))).one_or_none()
         return _source_state(row) if row is not None else None
 
@@ -713,7 +763,7 @@ class SqlRepository:
         return bool(result.rowcount == 1)
 
     async def list_deliveries(self, run_id: int) -> list[Delivery]:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     select(DeliveryRow.__table__)
@@ -724,7 +774,7 @@ class SqlRepository:
         return [_delivery(row) for row in rows]
 
     async def find_delivery_by_message(self, target: str, platform_message_id: str) -> Delivery | None:
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(DeliveryRow.__table__).where(
@@ -739,7 +789,7 @@ class SqlRepository:
         if before is not None:
             stmt = stmt.where(DigestRunRow.day < before)
         stmt = stmt.order_by(DigestRunRow.day.desc(), DigestRunRow.id.desc()).limit(1)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(stmt)).one_or_none()
         return _run(row) if row is not None else None
 
@@ -781,7 +831,7 @@ class SqlRepository:
             .where(VoteRow.platform == platform, VoteRow.message_id == message_id)
             .order_by(VoteRow.id)
         )
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [
             Vote(
@@ -853,7 +903,7 @@ class SqlRepository:
         if platform is not None:
             stmt = stmt.where(SubscriptionRow.platform == platform)
         stmt = stmt.order_by(SubscriptionRow.platform, SubscriptionRow.channel_id, SubscriptionRow.kind)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_subscription(row) for row in rows]
 
@@ -921,7 +971,7 @@ class SqlRepository:
             func.coalesce(func.sum(LlmUsageRow.tokens_out), 0),
             func.coalesce(func.sum(LlmUsageRow.cost_usd), 0.0),
         ).where(LlmUsageRow.day == day)
-        async with self._tx() as conn:
+        async with self._read() as conn:
             calls, tokens_in, tokens_out, cost = (await conn.execute(stmt)).one()
         return UsageTotals(calls=int(calls), tokens_in=int(tokens_in), tokens_out=int(tokens_out), cost_usd=float(cost))
 

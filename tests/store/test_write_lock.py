@@ -1,0 +1,182 @@
+"""The write lock is held for the database only (issue 16): analysis runs before the write transaction, reads take
+no write lock. Under a busy CPU, Kiwi's first analysis inside ``add_summary``'s transaction took 5-9 s while every
+other task's ``BEGIN IMMEDIATE`` waited past the 10 s busy timeout ("database is locked")."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from paperbot import korean
+from paperbot.domain import DigestKind, Item, ItemKind, SourceState, Summary
+from paperbot.store.engine import create_engine, sqlite_file
+from paperbot.store.sql import SqlRepository
+from tests.conftest import _truncate_all
+
+DAY = date(2026, 6, 3)
+#: Generous: each step below takes milliseconds; a step that waits for the other side's lock takes the whole wait.
+STEP = 5.0
+
+
+class _Token:
+    def __init__(self, form: str, tag: str) -> None:
+        self.form = form
+        self.tag = tag
+
+
+class GatedKiwi:
+    """A stand-in for Kiwi whose analysis blocks (in its worker thread) until the test opens the gate, as the real
+    model's first ``tokenize`` blocks for seconds while it loads."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def tokenize(self, text: str) -> list[_Token]:
+        self.entered.set()
+        if not self.gate.wait(30):
+            raise TimeoutError("the test never opened the gate")
+        return [_Token(word, "NNG") for word in korean.words(text)]
+
+
+@pytest.fixture
+def gated_kiwi(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedKiwi]:
+    fake = GatedKiwi()
+    korean.index_text.cache_clear()
+    monkeypatch.setattr(korean, "_get_kiwi", lambda: fake)
+    monkeypatch.setattr(korean, "_kiwi_installed", lambda: True)
+    korean.configure(search_analyzer="kiwi")
+    yield fake
+    fake.gate.set()
+    korean.configure(search_analyzer="fallback")
+    korean.index_text.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """SQLite and PostgreSQL (sync, so the PostgreSQL database can be emptied before the test's loop runs)."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    asyncio.run(_truncate_all(url))
+    return url
+
+
+@pytest.fixture
+async def sql_repository(sql_url: str) -> AsyncIterator[SqlRepository]:
+    repository = SqlRepository(create_engine(sql_url), owns_engine=True)
+    yield repository
+    await repository.close()
+
+
+def _paper(n: int) -> Item:
+    return Item(
+        source="hf_daily",
+        external_id=f"2606.{n:05d}",
+        kind=ItemKind.PAPER,
+        title=f"Sparse attention study {n}",
+        url=f"https://huggingface.co/papers/2606.{n:05d}",
+        day=DAY,
+    )
+
+
+def _summary(item_id: int, bullets: tuple[str, ...], *, created_at: datetime | None = None) -> Summary:
+    return Summary(
+        item_id=item_id,
+        bullets=bullets,
+        backend="test",
+        model="test",
+        prompt_version="v1",
+        input_hash=f"{hash(bullets) & 0xFFFF:064x}",
+        created_at=created_at,
+    )
+
+
+async def _wait(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, STEP), "the analysis never started"
+
+
+async def test_other_writers_and_readers_go_on_while_a_summary_is_analysed(
+    sql_repository: SqlRepository, gated_kiwi: GatedKiwi
+) -> None:
+    repository = sql_repository
+    item = (await repository.add_items([_paper(1)]))[0].value
+    assert item.id is not None
+    adding = asyncio.create_task(repository.add_summary(_summary(item.id, ("희소 어텐션을 연구합니다.",))))
+    await _wait(gated_kiwi.entered)
+    # The analysis is blocked: a write transaction held open around it would make each of these wait for it.
+    state = SourceState(name="hf_daily", last_attempt_at=datetime(2026, 6, 3, 1, tzinfo=UTC))
+    await asyncio.wait_for(repository.save_source_state(state), STEP)
+    await asyncio.wait_for(repository.add_items([_paper(2)]), STEP)
+    run = await asyncio.wait_for(repository.claim_run("slack:C1", DigestKind.DAILY, DAY), STEP)
+    assert await asyncio.wait_for(repository.list_deliveries(run.value.id or 0), STEP) == []
+    assert await asyncio.wait_for(repository.find_item("hf_daily", item.external_id), STEP) == item
+    assert not adding.done()
+    gated_kiwi.gate.set()
+    stored = await asyncio.wait_for(adding, STEP)
+    assert stored.created
+    hits = await repository.search_items("어텐션", limit=5)  # the document written from the prepared analysis
+    assert [hit.item.id for hit in hits] == [item.id]
+
+
+async def test_a_summary_older_than_the_newest_leaves_the_document_alone(
+    sql_repository: SqlRepository, gated_kiwi: GatedKiwi
+) -> None:
+    gated_kiwi.gate.set()
+    repository = sql_repository
+    item = (await repository.add_items([_paper(1)]))[0].value
+    assert item.id is not None
+    await repository.add_summary(
+        _summary(item.id, ("확산 모델을 다룹니다.",), created_at=datetime(2026, 6, 3, tzinfo=UTC))
+    )
+    older = _summary(item.id, ("강화 학습을 다룹니다.",), created_at=datetime(2026, 6, 1, tzinfo=UTC))
+    assert (await repository.add_summary(older)).created
+    assert [hit.item.id for hit in await repository.search_items("확산", limit=5)] == [item.id]
+    assert await repository.search_items("강화", limit=5) == []
+    assert await repository.reindex_search() == 1  # the reindex agrees: the newest summary's bullets
+    assert [hit.item.id for hit in await repository.search_items("확산", limit=5)] == [item.id]
+    assert await repository.search_items("강화", limit=5) == []
+
+
+async def test_sqlite_reads_do_not_wait_for_the_write_lock(sqlite_url: str) -> None:
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)
+    try:
+        item = (await repository.add_items([_paper(1)]))[0].value
+        assert item.id is not None
+        run = (await repository.claim_run("slack:C1", DigestKind.DAILY, DAY)).value
+        path = sqlite_file(sqlite_url)
+        assert path is not None
+        # Another process holds the write lock (a collect's transaction) for longer than any read may wait.
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            reads: list[Any] = [
+                repository.find_item("hf_daily", item.external_id),
+                repository.get_item(item.id),
+                repository.list_post_candidates(
+                    day_from=DAY, day_to=DAY, seen_from=datetime(2026, 6, 1, tzinfo=UTC), seen_until=datetime.now(UTC)
+                ),
+                repository.find_summary(item.id, "0", "v1", "m"),
+                repository.items_without_summary(),
+                repository.search_items("sparse attention"),
+                repository.get_source_state("hf_daily"),
+                repository.list_deliveries(run.id or 0),
+                repository.find_delivery_by_message("slack:C1", "1.2"),
+                repository.last_run("slack:C1", DigestKind.DAILY),
+                repository.list_votes("slack", "1.2"),
+                repository.list_subscriptions(),
+                repository.usage_totals(DAY),
+            ]
+            for read in reads:
+                await asyncio.wait_for(read, STEP)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    finally:
+        await repository.close()
