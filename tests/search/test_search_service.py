@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, cast
+
 import pytest
 
 from paperbot import korean
-from paperbot.domain import SearchMatch, Vote
+from paperbot.domain import SearchHit, SearchMatch, Vote
 from paperbot.ports import Repository
-from paperbot.service.search import MAX_LIMIT, NO_QUERY, NO_RESULTS, clamp_limit, search, warm_up
+from paperbot.service import search as service_search
+from paperbot.service.search import MAX_LIMIT, NO_QUERY, NO_RESULTS, clamp_limit, search, search_within, warm_up
 from tests.search.corpus import load_corpus
 
 
@@ -74,3 +78,35 @@ async def test_warm_up_loads_and_names_the_analyser() -> None:
     assert await warm_up() == "kiwi"
     assert korean._get_kiwi.cache_info().currsize == 1  # loaded now, not on the first Korean query
     assert korean.ready()  # the model too: the warm-up analysed a sentence (Kiwi() alone loads it lazily)
+
+
+class _SlowRepository:
+    """A repository whose search waits for the test, as one that is still loading Kiwi for the query."""
+
+    def __init__(self, inner: Repository) -> None:
+        self.inner = inner
+        self.release = asyncio.Event()
+
+    async def search_items(self, query: str, **kwargs: Any) -> list[SearchHit]:
+        await self.release.wait()
+        return await self.inner.search_items(query, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_search_within_answers_in_time_and_finishes_late_searches_in_the_background(
+    repository: Repository,
+) -> None:
+    await load_corpus(repository)
+    found = await search_within(repository, "state space models", 5.0, limit=3)
+    assert found is not None
+    assert found.results
+    slow = _SlowRepository(repository)
+    assert await search_within(cast(Repository, slow), "state space models", 0.05, limit=3) is None
+    slow.release.set()
+    for _ in range(100):  # the late search is not cancelled: it completes once the repository answers
+        if not service_search._background:
+            break
+        await asyncio.sleep(0.01)
+    assert not service_search._background

@@ -214,11 +214,13 @@ async def search(ctx: CommandContext, caller: Caller, query: str, limit: int | N
 
 async def suggest_titles(ctx: CommandContext, partial: str) -> list[tuple[str, str]]:
     """Autocomplete: (title, arXiv id or title) of up to 25 items matching what has been typed so far."""
-    from paperbot.service.search import search as run_search
+    from paperbot.service.search import AUTOCOMPLETE_SECONDS, search_within
 
     if not partial.strip():
         return []
-    outcome = await run_search(ctx.repository, partial, limit=AUTOCOMPLETE_LIMIT)
+    outcome = await search_within(ctx.repository, partial, AUTOCOMPLETE_SECONDS, limit=AUTOCOMPLETE_LIMIT)
+    if outcome is None:  # too slow to answer in time: no suggestions rather than a failed interaction
+        return []
     return [(result.item.title, result.item.title) for result in outcome.results[:AUTOCOMPLETE_LIMIT]]
 
 

@@ -9,6 +9,7 @@ Korean written here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 from paperbot import korean
 from paperbot.domain import Item, ItemKind, SearchHit, SearchMatch, Summary
 from paperbot.ports import Repository
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 25
@@ -102,6 +105,41 @@ async def search(
     return SearchOutcome(query=query, results=await results_of(repository, hits, channel_id=channel_id))
 
 
+#: How long an autocomplete may search: Discord drops an autocomplete interaction not answered within 3 s of its
+#: creation (it cannot be deferred), and the request spent part of that on its way here.
+AUTOCOMPLETE_SECONDS = 2.0
+_background: set[asyncio.Task[SearchOutcome]] = set()
+
+
+async def search_within(
+    repository: Repository,
+    query: str,
+    seconds: float,
+    *,
+    limit: int | None = None,
+    channel_id: str | None = None,
+) -> SearchOutcome | None:
+    """:func:`search`, or None when it takes longer than ``seconds`` (autocomplete: answer something in time).
+
+    The query is analysed off the event loop (see ``SqlRepository.search_items``), so the wait is a real bound. A
+    search that runs late is not cancelled (a cancelled database read can leave its connection unusable): it
+    finishes in the background, and its result is dropped.
+    """
+    task = asyncio.create_task(search(repository, query, limit=limit, channel_id=channel_id))
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, seconds))
+    if task in done:
+        return task.result()
+    _background.add(task)
+    task.add_done_callback(_finished_late)
+    return None
+
+
+def _finished_late(task: asyncio.Task[SearchOutcome]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.warning("late autocomplete search failed: %s", type(error).__name__)
+
+
 async def results_of(
     repository: Repository, hits: Sequence[SearchHit], *, channel_id: str | None = None
 ) -> tuple[SearchResult, ...]:
@@ -136,8 +174,12 @@ def parse_since(value: str | None, today: date) -> date | None:
 
 
 async def warm_up() -> str:
-    """Load the Korean analyser off the event loop (Kiwi takes seconds to load); returns its name.
+    """Make the search analyser ready (Kiwi: load its model and analyse a sentence); returns its name.
 
-    A long-running bot calls this at start so the first ``/paper search`` does not stall the gateway.
+    The default analyser (the fallback) needs nothing. Kiwi (``search_analyzer = "kiwi"``) holds the GIL while its
+    model loads (2-7 s), so the worker thread here does not keep the event loop responsive: a bot that uses Kiwi
+    calls this before it connects to the platforms.
     """
+    if korean.ready():
+        return korean.analyzer_name()
     return await asyncio.to_thread(korean.load)
