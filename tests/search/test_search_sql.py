@@ -15,7 +15,7 @@ from sqlalchemy import text
 from paperbot.domain import Item, ItemKind
 from paperbot.store import migrate
 from paperbot.store.engine import create_engine
-from paperbot.store.search import postgres_trigram_sees_hangul
+from paperbot.store.search_sql import postgres_trigram_sees_hangul
 from paperbot.store.sql import SqlRepository
 from tests.conftest import PostgresServer
 

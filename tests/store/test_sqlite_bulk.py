@@ -12,8 +12,9 @@ from sqlalchemy import insert, select, text
 from paperbot.errors import StoreError
 from paperbot.store import migrate, search
 from paperbot.store.engine import create_engine
+from paperbot.store.items import _item_values
 from paperbot.store.models import ItemRow, SearchDocRow
-from paperbot.store.sql import SqlRepository, _item_values
+from paperbot.store.sql import SqlRepository
 from tests.store.test_repository_contract import paper
 
 HOSTILE = 'Robert\'); DROP TABLE items;-- "quoted" \\ back\\slash $[0] json_each(:rows) 한국어 🤖'

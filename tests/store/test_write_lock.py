@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -180,3 +182,12 @@ async def test_sqlite_reads_do_not_wait_for_the_write_lock(sqlite_url: str) -> N
             holder.close()
     finally:
         await repository.close()
+
+
+def test_the_in_memory_repository_and_the_pure_search_logic_import_no_sqlalchemy() -> None:
+    script = (
+        "import sys\n"
+        "import paperbot.store.memory, paperbot.store.search, paperbot.store.search_memory\n"
+        "assert 'sqlalchemy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('sqlalchemy'))[:3]\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

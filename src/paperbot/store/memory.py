@@ -35,6 +35,7 @@ from paperbot.domain import (
     utcnow,
 )
 from paperbot.store import search
+from paperbot.store.search_memory import MemorySearchIndex
 from paperbot.store.values import clamp_count, storable_item, storable_state
 
 
@@ -57,7 +58,7 @@ class InMemoryRepository:
         self._subscriptions: dict[tuple[str, str, str], Subscription] = {}
         self._events: set[tuple[str, str]] = set()
         self._usage: list[LlmUsage] = []
-        self._search = search.MemorySearchIndex()
+        self._search = MemorySearchIndex()
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._upvote_history: dict[int, dict[datetime, int]] = {}
         self._topics: dict[int, tuple[str, tuple[str, ...]]] = {}  # item id -> (taxonomy version, topics)
