@@ -66,6 +66,7 @@ from paperbot.domain import (
 from paperbot.errors import StoreError
 from paperbot.store import bulk, search
 from paperbot.store.engine import READ_ONLY, json_loads
+from paperbot.store.articles import SqlArticles
 from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,
@@ -119,6 +120,7 @@ def _summary(row: Any, prefix: str = "") -> Summary:
         cost_usd=values[prefix + "cost_usd"],
         fallback_reason=values[prefix + "fallback_reason"],
         created_at=values[prefix + "created_at"],
+        levels=tuple(values[prefix + "levels"] or ()),
     )
 
 
@@ -242,7 +244,7 @@ def _key(item: Item) -> tuple[str, str]:
     return (item.source, item.external_id)
 
 
-class SqlRepository:
+class SqlRepository(SqlArticles):
     """Repository on an ``AsyncEngine``. The engine is owned by the caller unless ``owns_engine``."""
 
     def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
@@ -504,6 +506,7 @@ class SqlRepository:
             "cost_usd": summary.cost_usd,
             "fallback_reason": summary.fallback_reason,
             "created_at": created_at,
+            "levels": list(summary.levels) or None,
         }
         key = ["item_id", "input_hash", "prompt_version", "model"]
         async with self._tx() as conn:
