@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 #: Largest page markup handed to the extractor, and most tags: real blog pages are 50-400 KB.
 MAX_PAGE_CHARS = 3_000_000
 MAX_PAGE_TAGS = 60_000
-#: Below this much main text the page is a teaser, a consent wall or a paywall: the excerpt stands in.
-MIN_ARTICLE_CHARS = 600
+#: Below this much main text the page is a teaser, a consent wall or a paywall: the excerpt stands in. So is a page
+#: that says little more than the feed's excerpt already did (:data:`MIN_GAIN_CHARS` more at least).
+MIN_ARTICLE_CHARS = 400
+MIN_GAIN_CHARS = 200
 #: Bounds on what is kept of one article (a model sees at most a few thousand characters of it anyway).
 MAX_BLOCKS = 400
 MAX_BLOCK_CHARS = 2_000
@@ -221,7 +223,8 @@ class ArticleFetcher:
                 headers["If-Modified-Since"] = previous.last_modified
         try:
             async with asyncio.timeout(self.deadline):
-                response = await self.fetcher.get(url, headers=headers)
+                # One request per page and day, retries included: a failing page waits for tomorrow's collect.
+                response = await self.fetcher.get(url, headers=headers, attempts=1)
                 if response.not_modified and previous is not None and previous.usable:
                     return replace(previous, fetched_at=self.clock())
                 if response.not_modified:
@@ -238,6 +241,8 @@ class ArticleFetcher:
             return self._fallback(item, "deadline", previous)
         except (SourceError, ParseError) as exc:
             return self._fallback(item, _reason(exc), previous)
+        if extracted.reason is None and extracted.chars < len(item.abstract) + MIN_GAIN_CHARS:
+            extracted = Extracted(extracted.blocks, f"no_more_than_excerpt({extracted.chars} chars)")
         if extracted.reason is not None:
             log.info("article not usable", extra={"item_id": item.id, "reason": extracted.reason})
             return self._fallback(item, extracted.reason)
