@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     source_degraded_after: int = Field(3, ge=1, description="consecutive failures before a source is degraded")
     feed_first_fetch_limit: int = Field(3, ge=0, description="newest posts published on a feed's first fetch")
     hf_refresh_days: int = Field(3, ge=0, le=30, description="days whose HF upvotes are refreshed on schedule")
+    article_fetch: bool = Field(True, description="fetch each shown blog post's own page for its main text")
+    article_deadline: float = Field(20.0, gt=0, description="seconds one post's page may take (fetch + extraction)")
 
     # --- summaries (issue 4) ------------------------------------------------------------------------------------
     llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"

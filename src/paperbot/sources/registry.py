@@ -13,7 +13,7 @@ import httpx
 
 from paperbot.config import Settings, SourceConfig
 from paperbot.errors import ConfigError
-from paperbot.ports import Source
+from paperbot.ports import ArticleSource, Source
 from paperbot.sources.feed import FeedSource
 from paperbot.sources.fetch import Fetcher
 from paperbot.sources.hf import SOURCE_NAME as HF_SOURCE_NAME
@@ -194,7 +194,17 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
     return list(specs.values())
 
 
-def build_sources(settings: Settings, http: httpx.AsyncClient) -> list[Source]:
-    """Every enabled source, sharing one polite :class:`Fetcher` (so pacing is per host across sources)."""
-    fetcher = Fetcher.from_settings(settings, http)
+def build_sources(settings: Settings, http: httpx.AsyncClient, fetcher: Fetcher | None = None) -> list[Source]:
+    """Every enabled source, sharing one polite :class:`Fetcher` (so pacing is per host across sources; pass the
+    one the article fetcher uses, so a blog's feed and its posts' pages share their host's pace too)."""
+    fetcher = fetcher or Fetcher.from_settings(settings, http)
     return [SOURCE_TYPES[spec.type](spec, settings, fetcher) for spec in source_specs(settings) if spec.enabled]
+
+
+def build_article_source(settings: Settings, fetcher: Fetcher) -> ArticleSource | None:
+    """The fetcher of shown posts' pages (issue 17), or None when ``article_fetch`` is off."""
+    if not settings.article_fetch:
+        return None
+    from paperbot.sources.article import ArticleFetcher
+
+    return ArticleFetcher(fetcher, deadline=settings.article_deadline)

@@ -7,10 +7,10 @@ It honours the same uniqueness rules and ordering as ``SqlRepository``; the cont
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 from paperbot.domain import (
     Article,

@@ -65,8 +65,8 @@ from paperbot.domain import (
 )
 from paperbot.errors import StoreError
 from paperbot.store import bulk, search
-from paperbot.store.engine import READ_ONLY, json_loads
 from paperbot.store.articles import SqlArticles
+from paperbot.store.engine import READ_ONLY, json_loads
 from paperbot.store.models import (
     DeliveryRow,
     DigestRunRow,

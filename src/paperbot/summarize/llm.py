@@ -219,21 +219,10 @@ class LlmSummarizer:
                 trace.turns.append(Turn(failure="truncated"))
                 continue
             if outline:
-                lines = parse_outline(completion.answer)
-                if lines is None:
-                    tally.reasons.append("malformed_json")
-                    trace.turns.append(Turn(failure="malformed_json"))
-                    continue
-                result: GateResult = await asyncio.to_thread(check_outline, lines, title=title, abstract=abstract)
-                trace.turns.append(Turn(bullets=tuple(text for _, text in lines)))
-                if result.ok:
-                    return self._summary(item, tuple(text for _, text in lines), tally, lines), trace
-                tally.reasons.append(f"gate({result.describe()})")
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": completion.raw_text[:4000]},
-                    {"role": "user", "content": outline_repair_message(repair_hints(result))},
-                ]
+                accepted, follow_up = await self._judge_outline(completion, title, abstract, tally, trace)
+                if accepted is not None:
+                    return self._summary(item, tuple(text for _, text in accepted), tally, accepted), trace
+                messages = [*messages, *follow_up]
                 continue
             bullets = parse_answer(completion.answer)
             if bullets is None:
@@ -267,6 +256,26 @@ class LlmSummarizer:
             # The model answered and could not do better: keep this as the prompt's answer for the item.
             summary = replace(summary, model=self.model, prompt_version=fallback_version(prompt_version_for(item)))
         return summary, trace
+
+    async def _judge_outline(
+        self, completion: Completion, title: str, abstract: str, tally: _Tally, trace: Trace
+    ) -> tuple[list[OutlineLine] | None, list[dict[str, str]]]:
+        """A nested answer: its lines when the gate accepts them, else the repair turn's messages (none when the
+        answer was malformed: the same question is asked again)."""
+        lines = parse_outline(completion.answer)
+        if lines is None:
+            tally.reasons.append("malformed_json")
+            trace.turns.append(Turn(failure="malformed_json"))
+            return None, []
+        result: GateResult = await asyncio.to_thread(check_outline, lines, title=title, abstract=abstract)
+        trace.turns.append(Turn(bullets=tuple(text for _, text in lines)))
+        if result.ok:
+            return lines, []
+        tally.reasons.append(f"gate({result.describe()})")
+        return None, [
+            {"role": "assistant", "content": completion.raw_text[:4000]},
+            {"role": "user", "content": outline_repair_message(repair_hints(result))},
+        ]
 
     def _review(self, bullets: list[str], title: str, abstract: str, raw_gate: bool) -> Verdict:
         """Repair and judge, in a worker thread: Kiwi (loaded here on first use, seconds) never runs on the loop."""
