@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib.metadata import version
@@ -198,15 +198,19 @@ class ArticleFetcher:
         self.deadline = deadline
         self.clock = clock
 
-    def _fallback(self, item: Item, reason: str, previous: Article | None = None) -> Article:
+    def _fallback(
+        self, item: Item, reason: str, previous: Article | None = None, validators: Mapping[str, str] | None = None
+    ) -> Article:
+        """The excerpt stands in, for ``reason``. The page's validators are kept (from this response, else from the
+        previous fetch), so tomorrow's try of a teaser page costs a 304, not the page."""
         return Article(
             item_id=item.id or 0,
             url=item.url,
             status=ArticleStatus.FALLBACK,
             reason=reason[:500],
             extractor=EXTRACTOR,
-            etag=previous.etag if previous else None,
-            last_modified=previous.last_modified if previous else None,
+            etag=(validators or {}).get("etag") or (previous.etag if previous else None),
+            last_modified=(validators or {}).get("last-modified") or (previous.last_modified if previous else None),
             fetched_at=self.clock(),
         )
 
@@ -216,7 +220,7 @@ class ArticleFetcher:
         if url is None:
             return self._fallback(item, "no_http_url")
         headers: dict[str, str] = {}
-        if previous is not None and previous.usable:
+        if previous is not None:
             if previous.etag:
                 headers["If-None-Match"] = previous.etag
             if previous.last_modified:
@@ -225,7 +229,8 @@ class ArticleFetcher:
             async with asyncio.timeout(self.deadline):
                 # One request per page and day, retries included: a failing page waits for tomorrow's collect.
                 response = await self.fetcher.get(url, headers=headers, attempts=1)
-                if response.not_modified and previous is not None and previous.usable:
+                if response.not_modified and previous is not None:
+                    # Unchanged since the last fetch: the stored text (or the stored reason) still holds.
                     return replace(previous, fetched_at=self.clock())
                 if response.not_modified:
                     return self._fallback(item, "not_modified_without_copy")
@@ -245,7 +250,7 @@ class ArticleFetcher:
             extracted = Extracted(extracted.blocks, f"no_more_than_excerpt({extracted.chars} chars)")
         if extracted.reason is not None:
             log.info("article not usable", extra={"item_id": item.id, "reason": extracted.reason})
-            return self._fallback(item, extracted.reason)
+            return self._fallback(item, extracted.reason, validators=response.headers)
         return Article(
             item_id=item.id or 0,
             url=response.url,
