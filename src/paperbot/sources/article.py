@@ -163,7 +163,9 @@ def extract_article(content: bytes, *, url: str | None = None, content_type: str
             include_links=False,
             include_formatting=False,
             favor_recall=True,
-            deduplicate=True,
+            # Off: trafilatura's deduplication remembers text across calls in a process-wide cache, so the same
+            # page extracted a second time lost its headings and paragraphs (seen in this suite's own runs).
+            deduplicate=False,
         )
     except Exception as exc:  # an extractor on hostile input may raise nearly anything: wrap at the adapter
         raise ParseError(f"extractor failed: {type(exc).__name__}") from None
