@@ -4,6 +4,7 @@ on every line against the article, the offline outline, and the render of a 12 x
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -262,3 +263,57 @@ async def test_twelve_points_and_thirty_sub_points_render_within_every_limit_wit
     markdown = render_markdown(digest, annotate=False)
     for depth, text in expected:
         assert f"\n{'  ' * depth}- {text}\n" in markdown
+
+
+PRODUCT_BLOCKS = (
+    ArticleBlock(BlockKind.PARAGRAPH, "Today we are launching Acme Voice, a speech API for call centers."),
+    ArticleBlock(BlockKind.HEADING, "What it does", 2),
+    ArticleBlock(BlockKind.PARAGRAPH, "Acme Voice transcribes calls in 12 languages with speaker labels."),
+    ArticleBlock(BlockKind.HEADING, "Availability", 2),
+    ArticleBlock(
+        BlockKind.PARAGRAPH,
+        "Acme Voice is available today in the US and EU regions. Pricing starts at $0.006 per minute for "
+        "enterprise customers.",
+    ),
+)
+
+
+def product_post() -> Item:
+    item = Item(
+        source="acme",
+        external_id="voice",
+        kind=ItemKind.POST,
+        title="Introducing Acme Voice: now available in the API",
+        url="https://example.com/blog/voice",
+        day=date(2024, 11, 1),
+        abstract="Today we're launching Acme Voice for developers and enterprise customers.",
+        id=2,
+    )
+    return attach_article(item, Article(2, item.url, ArticleStatus.OK, PRODUCT_BLOCKS))
+
+
+async def test_the_classifier_picks_the_frame_of_the_prompt(http: httpx.AsyncClient) -> None:
+    from paperbot.summarize.posts import PostKind, classify_post
+
+    research = replace(aws_post(), title="A study of fine-tuning: experiments and results on TAT-QA")
+    assert classify_post(product_post()) is PostKind.PRODUCT and classify_post(research) is PostKind.RESEARCH
+    with fake_llm(lambda body, attempt: nested_reply(GOOD_OUTLINE)) as server:
+        await summarizer(http, server).summarize(product_post())
+        await summarizer(http, server).summarize(research)
+        systems = [request.body["messages"][0]["content"] for request in server.requests]
+    product_system, research_system = systems[0], systems[-1]
+    assert "제품이나 기능을 알리는 발표" in product_system and "가격" in product_system
+    assert "연구를 소개하는" in research_system and "결과(측정한 숫자 그대로)" in research_system
+    assert "가격" not in research_system.split("규칙:")[0]
+
+
+def test_the_offline_outline_follows_the_same_frame() -> None:
+    product = offline_outline(product_post())
+    assert product is not None
+    assert product[0] == (0, "새 제품이나 기능을 알리는 발표 글입니다 (본문의 구성을 그대로 옮긴 발췌).")
+    assert (0, "“Availability” 절") in product
+    assert any("$0.006 per minute" in text for depth, text in product if depth == 1)
+    research = offline_outline(aws_post())
+    assert research is not None
+    assert research[0] == (0, "연구 내용을 소개하는 글입니다 (본문의 구성을 그대로 옮긴 발췌).")
+    assert any("91.2% F1" in text for depth, text in research if depth == 1)
