@@ -65,7 +65,7 @@ REAL = [
 ]
 
 
-def _post(index: int, source: str, company: str, title: str, url: str, published: datetime) -> Item:
+def _post(index: int, source: str, company: str, title: str, *, url: str, published: datetime) -> Item:
     return Item(
         source=source,
         external_id=url,
@@ -92,7 +92,7 @@ def test_real_pages_render_as_nested_extracts_in_the_seeds_layout() -> None:
     for index, (page, source, company, title, url, published) in enumerate(REAL, start=1):
         extracted = extract_article((PAGES / page).read_bytes(), content_type="text/html; charset=utf-8")
         assert extracted.reason is None, (page, extracted.reason)
-        item = _post(index, source, company, title, url, published)
+        item = _post(index, source, company, title, url=url, published=published)
         with_article = attach_article(item, Article(index, url, ArticleStatus.OK, extracted.blocks))
         summaries[index] = offline.build(with_article)
         posts.append(item)
@@ -127,24 +127,24 @@ def test_nested_llm_highlights_render_exactly_as_the_seed() -> None:
         "aws_ml",
         "AWS",
         "Best Practices and Lessons for Fine-Tuning Anthropic’s Claude 3 Haiku on Amazon Bedrock",
-        "https://aws.amazon.com/blogs/machine-learning/best-practices-and-lessons-for-fine-tuning-anthropics-claude-3-haiku-on-amazon-bedrock/",
-        datetime(2024, 11, 1, 16, tzinfo=UTC),
+        url="https://aws.amazon.com/blogs/machine-learning/best-practices-and-lessons-for-fine-tuning-anthropics-claude-3-haiku-on-amazon-bedrock/",
+        published=datetime(2024, 11, 1, 16, tzinfo=UTC),
     )
     kakao = _post(
         2,
         "kakao_tech",
         "카카오",
         "밑바닥부터 Kanana LLM 개발하기: Pre-Training",
-        "https://tech.kakao.com/posts/661",
-        datetime(2024, 11, 14, tzinfo=UTC),
+        url="https://tech.kakao.com/posts/661",
+        published=datetime(2024, 11, 14, tzinfo=UTC),
     )
     personal = _post(
         3,
         "lilianweng",
         "",
         "Reward Hacking in Reinforcement Learning",
-        "https://lilianweng.github.io/posts/2024-11-28-reward-hacking/",
-        datetime(2024, 11, 28, tzinfo=UTC),
+        url="https://lilianweng.github.io/posts/2024-11-28-reward-hacking/",
+        published=datetime(2024, 11, 28, tzinfo=UTC),
     )
 
     def made(item_id: int, lines: tuple[tuple[int, str], ...]) -> Summary:

@@ -62,7 +62,9 @@ def test_discord_keeps_every_nested_line_in_order_and_at_its_depth(case: tuple[D
     for entry in digest.entries:
         assert entry.item.id is not None
         embeds = [e for m in messages if m.item_id == entry.item.id for e in m.payload["embeds"]]
-        want = [f"{discord.SUB_INDENT}◦ {text}" if depth else f"• {text}" for depth, text in expected(raw[entry.item.id])]
+        want = [
+            f"{discord.SUB_INDENT}◦ {text}" if depth else f"• {text}" for depth, text in expected(raw[entry.item.id])
+        ]
         title = clean(entry.item.title)
         first_title = discord.unescape(embeds[0]["title"])
         if first_title.endswith("…") and first_title != title:
@@ -131,4 +133,6 @@ def test_markdown_and_console_show_the_nesting_in_order(case: tuple[Digest, dict
         assert entry.item.id is not None
         block = text.split(f"]({entry.item.url}) (2024.11.01, 카카오)\n\n", 1)[1].split("\n### ", 1)[0]
         lines = [line for line in block.split("\n") if line.lstrip().startswith("- ")]
-        assert lines == [f"{'  ' * depth}- {markdown._escape_start(line)}" for depth, line in expected(raw[entry.item.id])]
+        assert lines == [
+            f"{'  ' * depth}- {markdown._escape_start(line)}" for depth, line in expected(raw[entry.item.id])
+        ]

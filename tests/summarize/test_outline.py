@@ -4,9 +4,9 @@ on every line against the article, the offline outline, and the render of a 12 x
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 

@@ -130,9 +130,7 @@ def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool)
     async def run() -> CollectReport:
         async with _open(settings) as (repository, articles, sources):
             _check_names(names, sources)
-            return await collect_use_case(
-                repository, sources, day=target, only=list(names) or None, articles=articles
-            )
+            return await collect_use_case(repository, sources, day=target, only=list(names) or None, articles=articles)
 
     report = asyncio.run(run())
     if as_json:
