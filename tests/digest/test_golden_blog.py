@@ -101,6 +101,7 @@ def test_real_pages_render_as_nested_extracts_in_the_seeds_layout() -> None:
     assert "### [Erin Spiceland: Software Engineer for SpaceX](https://github.blog/" in text
     assert ") (2019.03.29, GitHub)\n" in text and ") (2024.07.07)\n" in text  # personal blog: the date alone
     assert "\n  - " in text  # nested
+    assert "\n  - 표: file: apache\\_builds, simdjson: 2.3 GB/s, JSON for Modern C++: 0.098 GB/s\n" in text  # a table
 
 
 #: The seed's highlights of this post (its first four points), as a stand-in LLM would answer.

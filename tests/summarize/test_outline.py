@@ -317,3 +317,22 @@ def test_the_offline_outline_follows_the_same_frame() -> None:
     assert research is not None
     assert research[0] == (0, "연구 내용을 소개하는 글입니다 (본문의 구성을 그대로 옮긴 발췌).")
     assert any("91.2% F1" in text for depth, text in research if depth == 1)
+
+
+def test_a_table_under_a_section_is_quoted_cell_by_cell_with_its_header() -> None:
+    blocks = (
+        ArticleBlock(BlockKind.HEADING, "Results", 2),
+        ArticleBlock(BlockKind.PARAGRAPH, "We measured the parsing speed of both libraries on real files."),
+        ArticleBlock(BlockKind.ROW, "file | simdjson | JSON for Modern C++"),
+        ArticleBlock(BlockKind.ROW, "apache_builds | 2.3 GB/s | 0.098 GB/s"),
+        ArticleBlock(BlockKind.ROW, "github_events | 2.5 GB/s | 0.093 GB/s"),
+        ArticleBlock(BlockKind.ROW, "twitter | 2.4 GB/s | 0.1 GB/s"),
+    )
+    lines = offline_outline(aws_post(blocks, title="A study of JSON parsing speed"))
+    assert lines is not None
+    rows = [text for depth, text in lines if text.startswith("표: ")]
+    assert rows == [
+        "표: file: apache_builds, simdjson: 2.3 GB/s, JSON for Modern C++: 0.098 GB/s",
+        "표: file: github_events, simdjson: 2.5 GB/s, JSON for Modern C++: 0.093 GB/s",
+    ]  # two rows at most, every cell as the article has it, never the extractor's " | "
+    assert lines.index((1, rows[0])) > lines.index((0, "“Results” 절"))

@@ -244,6 +244,9 @@ _POST_LEAD_EXTRACT = {
 _SECTION_FRAME = "“{q}” 절"
 _ITEM_FRAME = "목록: “{q}”"
 _SENTENCE_FRAME = "“{q}”라고 설명합니다."
+_ROW_FRAME = "표: {q}"
+#: Rows of one table shown under its section at most.
+OFFLINE_TABLE_ROWS = 2
 _AVAILABILITY_TITLE = "이용 방법과 가격에 대한 원문"
 _RESULTS_TITLE = "수치로 밝힌 결과"
 
@@ -280,12 +283,28 @@ def _key_sentences(sentences: list[str], kind: PostKind, count: int) -> list[str
     return [sentences[index] for index in sorted(chosen)][:count]
 
 
+def _row_points(body: list[ArticleBlock]) -> list[str]:
+    """A section's table as ``표: header: cell, header: cell`` lines, its first data rows with a number (the cells
+    verbatim; the extractor joins a row's cells with `` | ``, which is never quoted as is)."""
+    rows = [[cell.strip() for cell in block.text.split(" | ")] for block in body if block.kind is BlockKind.ROW]
+    if len(rows) < 2 or not all(cell and _quotable(cell) for row in rows[:4] for cell in row):
+        return []
+    header, data = rows[0], [row for row in rows[1:] if any(ch.isdigit() for ch in " ".join(row[1:]))]
+    points = []
+    for row in data[:OFFLINE_TABLE_ROWS]:
+        cells = [f"{name}: {cell}" for name, cell in zip(header, row, strict=True)] if len(row) == len(header) else row
+        points.append(_ROW_FRAME.format(q=_quote(", ".join(cells))))
+    return points
+
+
 def _section_points(body: list[ArticleBlock], kind: PostKind) -> list[str]:
     items = [block.text for block in body if block.kind is BlockKind.ITEM and block.level == 0]
     safe_items = [text for text in items if len(text) >= 3 and _quotable(text)]
     if safe_items:
-        return [_ITEM_FRAME.format(q=_quote(text)) for text in safe_items[:OFFLINE_SUB_POINTS]]
-    return [_SENTENCE_FRAME.format(q=_quote(s)) for s in _key_sentences(_sentences_of(body), kind, 2)]
+        points = [_ITEM_FRAME.format(q=_quote(text)) for text in safe_items[:OFFLINE_SUB_POINTS]]
+    else:
+        points = [_SENTENCE_FRAME.format(q=_quote(s)) for s in _key_sentences(_sentences_of(body), kind, 2)]
+    return points + _row_points(body)[: max(0, OFFLINE_SUB_POINTS + 1 - len(points))]
 
 
 def post_outline(item: Item) -> list[OutlineLine]:
