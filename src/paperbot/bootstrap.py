@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paperbot.config import Settings
-from paperbot.ports import Repository, Source, Summarizer
+from paperbot.ports import ArticleSource, Repository, Source, Summarizer
 
 if TYPE_CHECKING:
     import httpx
@@ -23,6 +23,8 @@ class Services:
     http: httpx.AsyncClient
     sources: list[Source]
     summarizer: Summarizer
+    #: Fetches shown blog posts' pages for their main text (None: ``article_fetch`` is off).
+    articles: ArticleSource | None = None
 
 
 @asynccontextmanager
@@ -30,7 +32,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Open the database, the shared HTTP client, the sources and the summariser; close them all on exit."""
     from paperbot import korean
     from paperbot.httpclient import make_http_client
-    from paperbot.sources.registry import build_sources
+    from paperbot.sources.fetch import Fetcher
+    from paperbot.sources.registry import build_article_source, build_sources
     from paperbot.store.engine import create_engine
     from paperbot.store.sql import SqlRepository
     from paperbot.summarize.registry import build_summarizer
@@ -41,10 +44,12 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         stack.push_async_callback(repository.close)
         http = make_http_client(settings)
         stack.push_async_callback(http.aclose)
+        fetcher = Fetcher.from_settings(settings, http)
         yield Services(
             settings=settings,
             repository=repository,
             http=http,
-            sources=build_sources(settings, http),
+            sources=build_sources(settings, http, fetcher),
             summarizer=build_summarizer(settings, http, repository),
+            articles=build_article_source(settings, fetcher),
         )

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     search_analyzer: Literal["fallback", "kiwi"] = Field(
         "fallback", description="Korean analyser of the search index: fallback, or kiwi (~300 MB more; reindex)"
     )
+    article_fetch: bool = Field(True, description="fetch each shown blog post's own page for its main text")
+    article_deadline: float = Field(20.0, gt=0, description="seconds one post's page may take (fetch + extraction)")
 
     # --- summaries (issue 4) ------------------------------------------------------------------------------------
     llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"

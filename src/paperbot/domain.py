@@ -105,10 +105,82 @@ class Summary:
     fallback_reason: str | None = None
     created_at: datetime | None = None
     id: int | None = field(default=None, compare=False)
+    #: The depth of each bullet (0: top level, 1: under the nearest 0 before it), for a blog post's nested
+    #: highlights; empty means every bullet is top level (papers, and every summary made before nesting).
+    levels: tuple[int, ...] = ()
 
     @property
     def is_fallback(self) -> bool:
         return self.fallback_reason is not None
+
+    @property
+    def outline(self) -> tuple[tuple[int, str], ...]:
+        """(depth, bullet) for every bullet, in order: nothing is lost when ``levels`` is short or malformed."""
+        levels = self.levels if len(self.levels) == len(self.bullets) else ()
+        return tuple(
+            (1 if levels and levels[index] == 1 and index > 0 else 0, bullet)
+            for index, bullet in enumerate(self.bullets)
+        )
+
+
+class ArticleStatus(enum.StrEnum):
+    """What fetching a post's page gave: its main text, or the reason the excerpt stands in for it."""
+
+    OK = "ok"
+    FALLBACK = "fallback"
+
+
+class BlockKind(enum.StrEnum):
+    """One block of an article's main text as the extractor kept it."""
+
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    ITEM = "item"
+    ROW = "row"
+    QUOTE = "quote"
+    CODE = "code"
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleBlock:
+    """A heading (``level`` 1-6), a paragraph, a list item (``level`` its nesting, 0 outermost), a table row
+    (cells joined by `` | ``), a quotation or a code block."""
+
+    kind: BlockKind
+    text: str
+    level: int = 0
+
+
+#: Where a post handed to a summariser carries its article's blocks (``[kind, level, text]`` lists).
+ARTICLE_EXTRA = "article"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The main text of a blog post's page, fetched once and stored with the item (re-summarising never re-fetches).
+
+    ``status`` FALLBACK: the page failed, was paywalled or too short (``reason`` says which); the excerpt stands in.
+    ``etag``/``last_modified`` are the page's validators for a conditional re-fetch.
+    """
+
+    item_id: int
+    url: str
+    status: ArticleStatus
+    blocks: tuple[ArticleBlock, ...] = ()
+    reason: str | None = None
+    extractor: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: datetime | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status is ArticleStatus.OK and bool(self.blocks)
+
+    @property
+    def text(self) -> str:
+        """The blocks' text, one per line (what the gate checks facts against)."""
+        return "\n".join(block.text for block in self.blocks)
 
 
 @dataclass(frozen=True, slots=True)

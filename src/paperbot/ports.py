@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from paperbot.domain import (
+    Article,
     ChannelVotes,
     Delivery,
     DeliveryState,
@@ -69,6 +70,13 @@ class Source(Protocol):
     async def fetch_one(self, external_id: str) -> Item | None:
         """One item by id (HF: ``/api/papers/{id}``); None when unknown or the source cannot look items up."""
         ...
+
+
+class ArticleSource(Protocol):
+    """Fetches a blog post's own page and extracts its main text (issue 17). Never raises for a bad page: the
+    article comes back with status FALLBACK and the reason, and the excerpt stands in."""
+
+    async def fetch_article(self, item: Item, previous: Article | None = None) -> Article: ...
 
 
 class Summarizer(Protocol):
@@ -159,6 +167,16 @@ class SummaryRepository(Protocol):
         ...
 
     async def items_without_summary(self, *, day_from: date | None = None, limit: int | None = None) -> list[Item]: ...
+
+
+class ArticleRepository(Protocol):
+    async def save_article(self, article: Article) -> None:
+        """Store or replace the article of ``article.item_id`` (StoreError when there is no such item)."""
+        ...
+
+    async def get_articles(self, item_ids: Sequence[int]) -> dict[int, Article]:
+        """The stored article of each item that has one."""
+        ...
 
 
 class SourceStateRepository(Protocol):
@@ -340,6 +358,7 @@ class ArchiveRepository(Protocol):
 class Repository(
     ItemRepository,
     SummaryRepository,
+    ArticleRepository,
     SourceStateRepository,
     DeliveryRepository,
     VoteRepository,

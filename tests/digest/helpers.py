@@ -142,9 +142,40 @@ def check_slack_payload(payload: dict[str, Any]) -> None:
         if raw["type"] == "section":
             assert _both(raw["text"]["text"]) <= 3000
             assert raw["text"]["type"] == "plain_text" or raw["text"]["verbatim"] is True
+        if raw["type"] == "rich_text":
+            check_rich_text(raw)
         if raw["type"] == "context":
             assert len(raw["elements"]) <= 10
             for element in raw["elements"]:
                 assert _both(element["text"]) <= 3000
                 assert element["verbatim"] is True
     json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+#: Slack's documented rich_text_list: ``style`` "bullet" or "ordered", ``indent`` a number from 0 (default) to 8
+#: (docs.slack.dev, Block Kit "Rich text list element" and @slack/types ``RichTextList``). slack_sdk's models
+#: parse a rich_text block without checking either, so they are checked here.
+RICH_TEXT_INDENT_MAX = 8
+
+
+def check_rich_text(raw: dict[str, Any]) -> None:
+    from slack_sdk.models.blocks import RichTextBlock, RichTextListElement
+
+    from paperbot.digest.render.slack import RICH_TEXT_BUDGET
+
+    block = RichTextBlock(**{k: v for k, v in raw.items() if k != "type"})
+    assert block.to_dict()["type"] == "rich_text"
+    assert raw["elements"], "an empty rich_text block"
+    total = 0
+    for element in raw["elements"]:
+        assert element["type"] == "rich_text_list"
+        model = RichTextListElement(**{k: v for k, v in element.items() if k != "type"})
+        assert model.to_dict()["style"] in ("bullet", "ordered")
+        assert isinstance(element["indent"], int) and 0 <= element["indent"] <= RICH_TEXT_INDENT_MAX
+        assert element["elements"], "a list without items"
+        for section in element["elements"]:
+            assert section["type"] == "rich_text_section" and section["elements"]
+            for leaf in section["elements"]:
+                assert leaf["type"] == "text" and leaf["text"] and "style" not in leaf
+                total += _both(leaf["text"])
+    assert total <= RICH_TEXT_BUDGET

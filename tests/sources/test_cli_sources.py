@@ -33,6 +33,7 @@ def config(tmp_path: Path, server: LocalServer) -> Path:
         "http_retries = 1",
         "feed_first_fetch_limit = 1",
         "source_degraded_after = 2",
+        "article_fetch = false",  # the saved feed's posts link to the real blog; the article step is tested below
     ]
     for spec in BUILTIN_SOURCES:
         if spec.name != "hf_daily":
@@ -113,3 +114,53 @@ def test_backfill_range(config: Path, server: LocalServer) -> None:
     assert sorted(days) == ["2025-01-11", "2025-01-12", "2025-01-13"]  # each day once (a few fetched at a time)
     backwards = invoke(config, "backfill", "--from", "2025-01-13", "--to", "2025-01-11")
     assert backwards.exit_code == 2
+
+
+ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
+
+
+def local_feed(base: str) -> bytes:
+    """An RSS feed whose three posts link to this server (dates: newest first)."""
+    items = "".join(
+        f"<item><title>Post {name}</title><link>{base}/post/{name}</link><guid>{base}/post/{name}</guid>"
+        f"<pubDate>{date}</pubDate><description>A teaser of post {name}.</description></item>"
+        for name, date in (
+            ("ok", "Mon, 13 Jan 2025 10:00:00 GMT"),
+            ("gone", "Mon, 13 Jan 2025 09:00:00 GMT"),
+            ("backlog", "Sun, 12 Jan 2025 09:00:00 GMT"),
+        )
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{items}</channel></rss>'.encode()
+
+
+def test_collect_fetches_the_pages_of_the_posts_it_may_show(tmp_path: Path, server: LocalServer) -> None:
+    server.route("/posts.xml", Reply(body=local_feed(server.base), headers={"Content-Type": "application/rss+xml"}))
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    server.route("/post/ok", Reply(body=(ARTICLES / "github.blog.spiceland.html").read_bytes(), headers=html))
+    server.route("/post/gone", Reply(404, b"gone", html))
+    server.route("/post/backlog", Reply(body=(ARTICLES / "blog.python.org.html").read_bytes(), headers=html))
+    lines = [
+        f'database_url = "sqlite+aiosqlite:///{tmp_path}/paperbot.db"',
+        "allow_private_networks = true",
+        "http_host_interval = 0",
+        "feed_first_fetch_limit = 2",
+    ]
+    for spec in BUILTIN_SOURCES:
+        lines += ["[[sources]]", f'name = "{spec.name}"', "enabled = false"]
+    lines += ["[[sources]]", 'name = "local"', 'type = "feed"', f'url = "{server.base}/posts.xml"']
+    config = tmp_path / "paperbot.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke(config, "collect", "--date", "2025-01-13", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["articles"] == {
+        "fetched": 2,
+        "ok": 1,
+        "fallback": 1,
+        "reasons": {"http": 1},
+        "deferred": 0,
+    }
+    pages = [path for path in server.paths() if path.startswith("/post/")]
+    assert sorted(pages) == ["/post/gone", "/post/ok"]  # the feed's backlog post is never fetched
+    again = invoke(config, "collect", "--date", "2025-01-13")
+    assert again.exit_code == 0, again.output
+    assert [path for path in server.paths() if path.startswith("/post/")] == pages  # same day: nothing again

@@ -122,7 +122,9 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
             if not no_collect:
                 from paperbot.service.collect import collect
 
-                report = await collect(services.repository, services.sources, day=target_day)
+                report = await collect(
+                    services.repository, services.sources, day=target_day, articles=services.articles
+                )
                 failed = report.failed
                 failed_names.extend(outcome.name for outcome in failed)
                 all_failed = bool(report.sources) and len(failed) == len(report.sources)

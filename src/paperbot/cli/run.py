@@ -162,6 +162,7 @@ async def _main(  # noqa: PLR0915
             hf_refresh_days=settings.hf_refresh_days,
             look_back=timedelta(hours=settings.catch_up_hours),
             archive_base_url=settings.web_base_url,
+            articles=services.articles,
         )
         extra = (
             [Subscription(platform="console", channel_id="stdout", time=console_at, timezone=settings.timezone)]

@@ -7,6 +7,7 @@ those (the registries still decide which classes are used).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -19,27 +20,29 @@ import click
 from paperbot.cli.common import fail, settings_for
 
 if TYPE_CHECKING:
-    import httpx
-
     from paperbot.config import Settings
     from paperbot.domain import Item, SourceState
-    from paperbot.ports import Repository, Source
+    from paperbot.ports import ArticleSource, Repository, Source
     from paperbot.service.collect import CollectReport
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @asynccontextmanager
-async def _open(settings: Settings) -> AsyncIterator[tuple[Repository, httpx.AsyncClient, list[Source]]]:
+async def _open(settings: Settings) -> AsyncIterator[tuple[Repository, ArticleSource | None, list[Source]]]:
+    """The repository, the article fetcher (None when ``article_fetch`` is off) and the sources, sharing one
+    polite Fetcher (a blog's feed and its posts' pages keep their host's pace)."""
     from paperbot.httpclient import make_http_client
-    from paperbot.sources.registry import build_sources
+    from paperbot.sources.fetch import Fetcher
+    from paperbot.sources.registry import build_article_source, build_sources
     from paperbot.store.engine import create_engine
     from paperbot.store.sql import SqlRepository
 
     repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
     try:
         async with make_http_client(settings) as http:
-            yield repository, http, build_sources(settings, http)
+            fetcher = Fetcher.from_settings(settings, http)
+            yield repository, build_article_source(settings, fetcher), build_sources(settings, http, fetcher)
     finally:
         await repository.close()
 
@@ -94,6 +97,7 @@ def report_json(report: CollectReport) -> dict[str, Any]:
             }
             for outcome in report.sources
         ],
+        "articles": None if report.articles is None else dataclasses.asdict(report.articles),
     }
 
 
@@ -124,9 +128,9 @@ def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool)
     target: date = day.date() if day is not None else utcnow().date()
 
     async def run() -> CollectReport:
-        async with _open(settings) as (repository, _http, sources):
+        async with _open(settings) as (repository, articles, sources):
             _check_names(names, sources)
-            return await collect_use_case(repository, sources, day=target, only=list(names) or None)
+            return await collect_use_case(repository, sources, day=target, only=list(names) or None, articles=articles)
 
     report = asyncio.run(run())
     if as_json:
@@ -134,6 +138,14 @@ def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool)
     else:
         click.echo(f"{target.isoformat()} 수집: 새 항목 {len(report.new_items)}개")
         _describe_outcomes(report)
+        if report.articles is not None and (report.articles.fetched or report.articles.deferred):
+            shown = report.articles
+            reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(shown.reasons.items()))
+            click.echo(
+                f"  본문: 가져온 글 {shown.fetched}개, 본문 사용 {shown.ok}개, 발췌로 대체 {shown.fallback}개"
+                + (f" ({reasons})" if reasons else "")
+                + (f", 다음 수집으로 미룸 {shown.deferred}개" if shown.deferred else "")
+            )
     if report.sources and len(report.failed) == len(report.sources):
         ctx.exit(1)
 
@@ -158,7 +170,7 @@ def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
     specs = source_specs(settings)
 
     async def run() -> list[dict[str, Any]]:
-        async with _open(settings) as (repository, _http, built):
+        async with _open(settings) as (repository, _articles, built):
             states = {state.name: state for state in await repository.list_source_states()}
             by_name = {source.name: source for source in built}
             checks: dict[str, dict[str, Any]] = {}
@@ -231,7 +243,7 @@ def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
     async def run() -> tuple[int, list[str]]:
-        async with _open(settings) as (repository, _http, built):
+        async with _open(settings) as (repository, _articles, built):
             _check_names(names, built)
             with click.progressbar(length=len(days), label="수집 중", file=sys.stderr) as bar:
                 reports = await backfill_use_case(

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from paperbot.domain import Item, ItemKind, SourceState, Stored, utcnow
+from paperbot.domain import Article, ArticleStatus, Item, ItemKind, SourceState, Stored, utcnow
 from paperbot.errors import PaperbotError, StoreError
-from paperbot.ports import FetchResult, Repository, Source
+from paperbot.ports import ArticleSource, FetchResult, Repository, Source
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,24 @@ class SourceOutcome:
         return self.status is not SourceStatus.FAILED
 
 
+@dataclass(slots=True)
+class ArticleReport:
+    """The article-fetch step of one collect: pages fetched, how many gave a usable text, how many fell back to
+    the excerpt (by reason), and posts left for a later collect (over the per-collect limit or the deadline)."""
+
+    fetched: int = 0
+    ok: int = 0
+    fallback: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    deferred: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class CollectReport:
     day: date
     items: list[CollectedItem] = field(default_factory=list)
     sources: list[SourceOutcome] = field(default_factory=list)
+    articles: ArticleReport | None = None
 
     @property
     def new_items(self) -> list[Item]:
@@ -103,11 +116,13 @@ async def collect(
     only: Sequence[str] | None = None,
     now: datetime | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    articles: ArticleSource | None = None,
 ) -> CollectReport:
     """Fetch ``sources`` (or those named in ``only``) for ``day`` and store new items.
 
     Existing papers get their upvotes refreshed. Per source the report says ok / failed / not_modified, with the
     error; per item whether it was new. ``deadline`` applies to sources that do not carry their own ``deadline``.
+    With ``articles``, the posts that may be shown then get their page's main text (:func:`fetch_articles`).
     """
     started = now or utcnow()
     chosen = [source for source in sources if only is None or source.name in only]
@@ -129,6 +144,112 @@ async def collect(
             await _record_failure(repository, report, state, f"storing failed: {_describe(exc)}", started)
             continue
         report.sources.append(outcome)
+    if articles is not None:
+        report = replace(
+            report, articles=await fetch_articles(repository, articles, report.items, day=day, now=started)
+        )
+    return report
+
+
+#: Pages fetched in one collect at most (newest posts first; the rest wait for the next collect), at once, and
+#: the step's deadline as a whole: a slow blog delays the digest by at most this much.
+ARTICLE_LIMIT = 20
+ARTICLE_CONCURRENCY = 4
+ARTICLE_STEP_DEADLINE = 90.0
+#: Posts dated this many days before the collected day, or newer, may still be shown (later ones never are).
+ARTICLE_WINDOW_DAYS = 3
+
+
+def article_due(item: Item, stored: Article | None, now: datetime) -> bool:
+    """Whether ``item``'s page should be fetched now: never fetched, or only a fallback from an earlier UTC day.
+
+    A usable article is never fetched again (re-summarising reads the stored text), and a page that failed is
+    tried at most once a day: article fetching adds at most one request per shown post per day.
+    """
+    if stored is None:
+        return True
+    if stored.status is ArticleStatus.OK:
+        return False
+    return stored.fetched_at is None or stored.fetched_at.date() < now.date()
+
+
+def _may_be_shown(entry: CollectedItem, day: date) -> bool:
+    item = entry.item
+    return (
+        item.kind is ItemKind.POST
+        and item.id is not None
+        and not item.extra.get("backlog")  # a feed's first fetch: recorded, never posted, never fetched
+        and (entry.new or item.day >= day - timedelta(days=ARTICLE_WINDOW_DAYS))
+    )
+
+
+async def fetch_articles(
+    repository: Repository,
+    source: ArticleSource,
+    collected: Sequence[CollectedItem],
+    *,
+    day: date,
+    now: datetime | None = None,
+    limit: int = ARTICLE_LIMIT,
+    concurrency: int = ARTICLE_CONCURRENCY,
+    deadline: float = ARTICLE_STEP_DEADLINE,
+) -> ArticleReport:
+    """Fetch and store the article of each collected post that may be shown and is due (:func:`article_due`).
+
+    Never raises for a page or for the database: a failure is logged, and the post keeps its excerpt.
+    """
+    moment = now or utcnow()
+    report = ArticleReport()
+    candidates = {entry.item.id: entry.item for entry in collected if _may_be_shown(entry, day)}
+    if not candidates:
+        return report
+    try:
+        stored = await repository.get_articles([item_id for item_id in candidates if item_id is not None])
+    except StoreError as exc:
+        log.error("articles not read; none fetched", extra={"error": _describe(exc)})
+        return report
+    epoch = datetime.min.replace(tzinfo=moment.tzinfo)
+    due = sorted(
+        (
+            item
+            for item_id, item in candidates.items()
+            if item_id is not None and article_due(item, stored.get(item_id), moment)
+        ),
+        key=lambda item: (item.published_at or epoch, item.day),
+        reverse=True,
+    )
+    report.deferred = max(0, len(due) - limit)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(item: Item) -> None:
+        async with gate:
+            article = await source.fetch_article(item, stored.get(item.id or 0))
+        report.fetched += 1
+        if article.status is ArticleStatus.OK:
+            report.ok += 1
+        else:
+            report.fallback += 1
+            kind = (article.reason or "unknown").split("(", 1)[0]
+            report.reasons[kind] = report.reasons.get(kind, 0) + 1
+        try:
+            await repository.save_article(replace(article, item_id=item.id or 0))
+        except StoreError as exc:
+            log.error("article not stored", extra={"item_id": item.id, "error": _describe(exc)})
+
+    tasks = [asyncio.ensure_future(one(item)) for item in due[:limit]]
+    try:
+        async with asyncio.timeout(deadline):
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+    except TimeoutError:
+        report.deferred += sum(1 for task in tasks if not task.done())
+        log.warning("article step passed its deadline", extra={"deadline": deadline, "left": report.deferred})
+        return report
+    for result in results:
+        if isinstance(result, Exception):  # a bug in an adapter: the other posts still get theirs
+            log.error("article fetch failed", extra={"error": _describe(result)})
+        elif isinstance(result, BaseException):
+            raise result
+    log.info("articles fetched", extra={"fetched": report.fetched, "ok": report.ok, "fallback": report.fallback})
     return report
 
 

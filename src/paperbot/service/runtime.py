@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from paperbot.digest.build import week_start
 from paperbot.domain import Digest, DigestKind, RunStatus, Subscription, utcnow
-from paperbot.ports import Repository, Source, Summarizer
+from paperbot.ports import ArticleSource, Repository, Source, Summarizer
 from paperbot.service.collect import collect, refresh_recent
 from paperbot.service.digest import build_digest
 from paperbot.service.publish import PublishResult
@@ -159,6 +159,8 @@ class Runtime:
     look_back: timedelta = timedelta(days=1)
     #: ``PAPERBOT_WEB_BASE_URL``: digests link to the web archive's page of their day.
     archive_base_url: str | None = None
+    #: Fetches shown blog posts' pages after collecting (issue 17); None: off.
+    articles: ArticleSource | None = None
     now: Callable[[], datetime] = utcnow
     stats: JobStats = field(default_factory=JobStats)
 
@@ -190,7 +192,13 @@ class Runtime:
         if not only:
             return "no sources"
         report = await collect(
-            self.repository, self.sources, day=day, only=only, now=self.now(), deadline=self.source_deadline
+            self.repository,
+            self.sources,
+            day=day,
+            only=only,
+            now=self.now(),
+            deadline=self.source_deadline,
+            articles=self.articles,
         )
         self.stats.items_collected += len(report.new_items)
         self.stats.source_failures += len(report.failed)

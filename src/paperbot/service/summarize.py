@@ -24,9 +24,10 @@ from datetime import date
 from typing import Any
 
 from paperbot import korean
-from paperbot.domain import Item, LlmUsage, Summary, utcnow
+from paperbot.domain import Item, ItemKind, LlmUsage, Summary, utcnow
 from paperbot.errors import PaperbotError
 from paperbot.ports import Repository, Summarizer
+from paperbot.summarize.article import attach_article
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,16 @@ def is_current(summary: Summary, item: Item, summarizer: Summarizer) -> bool:
     )
 
 
+async def with_articles(repository: Repository, items: Sequence[Item]) -> list[Item]:
+    """``items`` with each post's stored article attached (issue 17): what the summariser and its cache key see.
+    The article is read, never fetched: collecting fetched it once."""
+    ids = [item.id for item in items if item.kind is ItemKind.POST and item.id is not None and not is_backlog(item)]
+    if not ids:
+        return list(items)
+    articles = await repository.get_articles(ids)
+    return [attach_article(item, articles.get(item.id)) if item.id is not None else item for item in items]
+
+
 def is_backlog(item: Item) -> bool:
     """Flagged by a feed's first fetch: recorded but never posted."""
     return bool(item.extra.get("backlog"))
@@ -145,7 +156,7 @@ async def _stale_items(
     ]
     stale: list[Item] = []
     for start in range(0, len(candidates), LOOKUP_BATCH):
-        batch = candidates[start : start + LOOKUP_BATCH]
+        batch = await with_articles(repository, candidates[start : start + LOOKUP_BATCH])
         latest = await repository.latest_summaries([item.id for item in batch if item.id is not None])
         stale.extend(
             item
@@ -258,7 +269,7 @@ async def summarize_pending(
     defaults to the summariser's own (from settings); ``today`` gives the budget's day (default: the UTC date).
     ``progress`` is called after each item with (items done, items in this run), for a progress bar.
     """
-    items = await repository.items_without_summary(day_from=day_from, limit=limit)
+    items = await with_articles(repository, await repository.items_without_summary(day_from=day_from, limit=limit))
     stale: list[Item] = []
     if day_from is not None and (limit is None or len(items) < limit):
         stale = await _stale_items(repository, summarizer, day_from, items)

@@ -260,8 +260,11 @@ class FeedSource:
         first_fetch_limit: int = 3,
         deadline: float = 120.0,
         clock: Callable[[], datetime] = utcnow,
+        company: str | None = None,
     ) -> None:
         self.name = name
+        #: Stamped on every item as ``extra["company"]`` (the digest's ``Title (date, Company)``) when known.
+        self.company = company
         self.url = url
         self.title = title or name
         self.fetcher = fetcher
@@ -281,13 +284,19 @@ class FeedSource:
             base=response.url,
             content_type=response.headers.get("content-type"),
         )
-        items = [replace(item, extra={**item.extra, "feed_title": self.title}) for item in parsed.items]
+        items = [
+            replace(item, extra={**item.extra, "feed_title": self.title, **self._company}) for item in parsed.items
+        ]
         return FetchResult(
             items=mark_backlog(items, state, self.first_fetch_limit),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
             skipped=parsed.skipped,
         )
+
+    @property
+    def _company(self) -> dict[str, str]:
+        return {"company": self.company} if self.company is not None else {}
 
     async def fetch_one(self, external_id: str) -> Item | None:
         return None

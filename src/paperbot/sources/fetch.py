@@ -134,12 +134,15 @@ class Fetcher:
         *,
         headers: Mapping[str, str] | None = None,
         trusted_origins: frozenset[str] = frozenset(),
+        attempts: int | None = None,
     ) -> Response:
-        """GET ``url``; 2xx and 304 come back, anything else raises :class:`SourceError` after retries."""
+        """GET ``url``; 2xx and 304 come back, anything else raises :class:`SourceError` after retries.
+
+        ``attempts`` overrides the configured number for this call (1: a single request, no retry)."""
         try:
             async for attempt in stamina.retry_context(
                 on=self._backoff,
-                attempts=self.attempts,
+                attempts=attempts or self.attempts,
                 timeout=None,
                 wait_initial=0.5,
                 wait_max=self.retry_max_wait,

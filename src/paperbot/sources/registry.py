@@ -13,7 +13,7 @@ import httpx
 
 from paperbot.config import Settings, SourceConfig
 from paperbot.errors import ConfigError
-from paperbot.ports import Source
+from paperbot.ports import ArticleSource, Source
 from paperbot.sources.feed import FeedSource
 from paperbot.sources.fetch import Fetcher
 from paperbot.sources.hf import SOURCE_NAME as HF_SOURCE_NAME
@@ -34,24 +34,48 @@ class SourceSpec:
     first_fetch_limit: int | None = None
     enabled: bool = True
     builtin: bool = True
+    #: The company shown beside a post (``Title (2024.11.01, AWS)``), Korean for Korean companies; "" for a
+    #: personal blog (the date alone); None: not known (the feed's title stands in).
+    company: str | None = None
 
 
 BUILTIN_SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(HF_SOURCE_NAME, "hf_daily", title="Hugging Face Daily Papers"),
-    SourceSpec("openai", "feed", "https://openai.com/news/rss.xml", "OpenAI News"),
-    SourceSpec("huggingface_blog", "feed", "https://huggingface.co/blog/feed.xml", "Hugging Face Blog"),
-    SourceSpec("microsoft_research", "feed", "https://www.microsoft.com/en-us/research/feed/", "Microsoft Research"),
-    SourceSpec("aws_ml", "feed", "https://aws.amazon.com/blogs/machine-learning/feed/", "AWS Machine Learning Blog"),
-    SourceSpec("nvidia", "feed", "https://developer.nvidia.com/blog/feed/", "NVIDIA Technical Blog"),
-    SourceSpec("google_research", "feed", "https://research.google/blog/rss/", "Google Research"),
-    SourceSpec("deepmind", "feed", "https://deepmind.google/blog/rss.xml", "Google DeepMind"),
-    SourceSpec("naver_d2", "feed", "https://d2.naver.com/d2.atom", "NAVER D2"),
-    SourceSpec("kakao_tech", "feed", "https://tech.kakao.com/feed/", "카카오 기술 블로그"),
-    SourceSpec("nc_research", "feed", "https://ncsoft.github.io/ncresearch/feed.xml", "NC Research"),
-    SourceSpec("lilianweng", "feed", "https://lilianweng.github.io/index.xml", "Lil'Log"),
-    SourceSpec("ahead_of_ai", "feed", "https://magazine.sebastianraschka.com/feed", "Ahead of AI"),
+    SourceSpec("openai", "feed", "https://openai.com/news/rss.xml", "OpenAI News", company="OpenAI"),
     SourceSpec(
-        "anthropic_news", "scrape", "https://www.anthropic.com/news", "Anthropic News", link_pattern=r"^/news/[^/]+/?$"
+        "huggingface_blog", "feed", "https://huggingface.co/blog/feed.xml", "Hugging Face Blog", company="HuggingFace"
+    ),
+    SourceSpec(
+        "microsoft_research",
+        "feed",
+        "https://www.microsoft.com/en-us/research/feed/",
+        "Microsoft Research",
+        company="Microsoft",
+    ),
+    SourceSpec(
+        "aws_ml",
+        "feed",
+        "https://aws.amazon.com/blogs/machine-learning/feed/",
+        "AWS Machine Learning Blog",
+        company="AWS",
+    ),
+    SourceSpec("nvidia", "feed", "https://developer.nvidia.com/blog/feed/", "NVIDIA Technical Blog", company="Nvidia"),
+    SourceSpec("google_research", "feed", "https://research.google/blog/rss/", "Google Research", company="Google"),
+    SourceSpec("deepmind", "feed", "https://deepmind.google/blog/rss.xml", "Google DeepMind", company="DeepMind"),
+    SourceSpec("naver_d2", "feed", "https://d2.naver.com/d2.atom", "NAVER D2", company="네이버"),
+    SourceSpec("kakao_tech", "feed", "https://tech.kakao.com/feed/", "카카오 기술 블로그", company="카카오"),
+    SourceSpec(
+        "nc_research", "feed", "https://ncsoft.github.io/ncresearch/feed.xml", "NC Research", company="NC소프트"
+    ),
+    SourceSpec("lilianweng", "feed", "https://lilianweng.github.io/index.xml", "Lil'Log", company=""),
+    SourceSpec("ahead_of_ai", "feed", "https://magazine.sebastianraschka.com/feed", "Ahead of AI", company=""),
+    SourceSpec(
+        "anthropic_news",
+        "scrape",
+        "https://www.anthropic.com/news",
+        "Anthropic News",
+        link_pattern=r"^/news/[^/]+/?$",
+        company="Anthropic",
     ),
     SourceSpec(
         "anthropic_engineering",
@@ -59,8 +83,16 @@ BUILTIN_SOURCES: tuple[SourceSpec, ...] = (
         "https://www.anthropic.com/engineering",
         "Anthropic Engineering",
         link_pattern=r"^/engineering/[^/]+/?$",
+        company="Anthropic",
     ),
-    SourceSpec("meta_ai", "scrape", "https://ai.meta.com/blog/", "Meta AI Blog", link_pattern=r"^/blog/[^/]+/?$"),
+    SourceSpec(
+        "meta_ai",
+        "scrape",
+        "https://ai.meta.com/blog/",
+        "Meta AI Blog",
+        link_pattern=r"^/blog/[^/]+/?$",
+        company="Meta",
+    ),
 )
 
 
@@ -83,6 +115,7 @@ def _build_feed(spec: SourceSpec, settings: Settings, fetcher: Fetcher) -> Sourc
         title=spec.title,
         first_fetch_limit=_first_fetch_limit(spec, settings),
         deadline=settings.source_deadline,
+        company=spec.company,
     )
 
 
@@ -99,6 +132,7 @@ def _build_scrape(spec: SourceSpec, settings: Settings, fetcher: Fetcher) -> Sou
         title=spec.title,
         first_fetch_limit=_first_fetch_limit(spec, settings),
         deadline=settings.source_deadline,
+        company=spec.company,
     )
 
 
@@ -140,6 +174,7 @@ def _merge(base: SourceSpec | None, entry: SourceConfig) -> SourceSpec:
         first_fetch_limit=entry.first_fetch_limit if entry.first_fetch_limit is not None else base.first_fetch_limit,
         enabled=entry.enabled,
         builtin=True,
+        company=base.company,
     )
 
 
@@ -159,7 +194,17 @@ def source_specs(settings: Settings) -> list[SourceSpec]:
     return list(specs.values())
 
 
-def build_sources(settings: Settings, http: httpx.AsyncClient) -> list[Source]:
-    """Every enabled source, sharing one polite :class:`Fetcher` (so pacing is per host across sources)."""
-    fetcher = Fetcher.from_settings(settings, http)
+def build_sources(settings: Settings, http: httpx.AsyncClient, fetcher: Fetcher | None = None) -> list[Source]:
+    """Every enabled source, sharing one polite :class:`Fetcher` (so pacing is per host across sources; pass the
+    one the article fetcher uses, so a blog's feed and its posts' pages share their host's pace too)."""
+    fetcher = fetcher or Fetcher.from_settings(settings, http)
     return [SOURCE_TYPES[spec.type](spec, settings, fetcher) for spec in source_specs(settings) if spec.enabled]
+
+
+def build_article_source(settings: Settings, fetcher: Fetcher) -> ArticleSource | None:
+    """The fetcher of shown posts' pages (issue 17), or None when ``article_fetch`` is off."""
+    if not settings.article_fetch:
+        return None
+    from paperbot.sources.article import ArticleFetcher
+
+    return ArticleFetcher(fetcher, deadline=settings.article_deadline)

@@ -170,8 +170,11 @@ class HtmlListSource:
         first_fetch_limit: int = 3,
         deadline: float = 120.0,
         clock: Callable[[], datetime] = utcnow,
+        company: str | None = None,
     ) -> None:
         self.name = name
+        #: Stamped on every item as ``extra["company"]`` (the digest's ``Title (date, Company)``) when known.
+        self.company = company
         self.url = url
         self.link_pattern = link_pattern
         self.title = title or name
@@ -195,12 +198,16 @@ class HtmlListSource:
         )
         if not items:
             raise ParseError(f"no post links matching {self.link_pattern!r} on {response.url} (layout changed?)")
-        items = [replace(item, extra={**item.extra, "feed_title": self.title}) for item in items]
+        items = [replace(item, extra={**item.extra, "feed_title": self.title, **self._company}) for item in items]
         return FetchResult(
             items=mark_backlog(items, state, self.first_fetch_limit),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
         )
+
+    @property
+    def _company(self) -> dict[str, str]:
+        return {"company": self.company} if self.company is not None else {}
 
     async def fetch_one(self, external_id: str) -> Item | None:
         return None

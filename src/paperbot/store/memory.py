@@ -10,8 +10,10 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 from paperbot.domain import (
+    Article,
     ChannelVotes,
     Delivery,
     DeliveryState,
@@ -34,8 +36,10 @@ from paperbot.domain import (
     Vote,
     utcnow,
 )
+from paperbot.errors import StoreError
 from paperbot.store import search
 from paperbot.store.search_memory import MemorySearchIndex
+from paperbot.store.articles import article_from_row, article_values
 from paperbot.store.values import clamp_count, storable_item, storable_state
 
 
@@ -62,6 +66,7 @@ class InMemoryRepository:
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._upvote_history: dict[int, dict[datetime, int]] = {}
         self._topics: dict[int, tuple[str, tuple[str, ...]]] = {}  # item id -> (taxonomy version, topics)
+        self._articles: dict[int, Article] = {}
 
     async def close(self) -> None:
         return None
@@ -147,6 +152,17 @@ class InMemoryRepository:
             and (day_from <= item.day <= day_to or seen_from <= self._first_seen[item_id] < seen_until)
         ]
         return sorted(found, key=lambda item: (-item.day.toordinal(), item.id or 0))
+
+    # --- articles (issue 17) ----------------------------------------------------------------------------------
+
+    async def save_article(self, article: Article) -> None:
+        if article.item_id not in self._items:  # the SQL table's foreign key refuses it too
+            raise StoreError(f"database error: no item {article.item_id} for its article")
+        # Through the stored row's values, so what comes back is exactly what the SQL repository would return.
+        self._articles[article.item_id] = article_from_row(SimpleNamespace(**article_values(article)))
+
+    async def get_articles(self, item_ids: Sequence[int]) -> dict[int, Article]:
+        return {item_id: self._articles[item_id] for item_id in dict.fromkeys(item_ids) if item_id in self._articles}
 
     # --- summaries --------------------------------------------------------------------------------------------
 

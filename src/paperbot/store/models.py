@@ -122,6 +122,8 @@ class SummaryRow(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     fallback_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Depth of each bullet (nested blog highlights, migration 0006); NULL: every bullet is top level.
+    levels: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class DigestRunRow(Base):
@@ -260,6 +262,23 @@ class ItemTopicsRow(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[str] = mapped_column(String(32))
     topics: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ArticleRow(Base):
+    """A blog post's page as fetched once (migration 0006): its main text as blocks, or why the excerpt stands in,
+    with the page's validators for a conditional re-fetch. One row per item, replaced on a re-fetch."""
+
+    __tablename__ = "item_articles"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    blocks: Mapped[list[list[Any]]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    extractor: Mapped[str] = mapped_column(String(50))
+    etag: Mapped[str | None] = mapped_column(String(ETAG_MAX))
+    last_modified: Mapped[str | None] = mapped_column(String(LAST_MODIFIED_MAX))
+    fetched_at: Mapped[datetime]
 
 
 class LeaseRow(Base):

@@ -56,6 +56,7 @@ def summary_from_row(row: Any, prefix: str = "") -> Summary:
         cost_usd=values[prefix + "cost_usd"],
         fallback_reason=values[prefix + "fallback_reason"],
         created_at=values[prefix + "created_at"],
+        levels=tuple(values[prefix + "levels"] or ()),
     )
 
 

@@ -20,6 +20,7 @@ text is analysed for search before it begins, and reads take no write lock at al
 from __future__ import annotations
 
 from paperbot.store.archive import ArchiveStore
+from paperbot.store.articles import SqlArticles
 from paperbot.store.items import ItemStore
 from paperbot.store.leases import LeaseStore
 from paperbot.store.runs import RunStore
@@ -45,6 +46,7 @@ class SqlRepository(
     LeaseStore,
     UsageStore,
     ArchiveStore,
+    SqlArticles,
 ):
     """Repository on an ``AsyncEngine`` (``SqlBase``'s constructor). The engine is owned by the caller unless
     ``owns_engine``."""

@@ -33,6 +33,7 @@ class SummaryStore(SqlBase):
             "cost_usd": summary.cost_usd,
             "fallback_reason": summary.fallback_reason,
             "created_at": created_at,
+            "levels": list(summary.levels) or None,
         }
         key = ["item_id", "input_hash", "prompt_version", "model"]
         # The new summary's search document is analysed before the write transaction (Kiwi, if search uses it, in

@@ -69,12 +69,37 @@ class GateRules:
     duplicate_threshold: float = 0.8
     #: Untranslated English is a problem in a model's Korean, not in the offline summary's verbatim quotes.
     english_allowed: bool = False
+    #: Every bullet a "~니다." sentence (flat summaries); a nested highlight's lines are terse phrases, as in the seed.
+    sentence_endings: bool = True
 
 
 LLM_RULES = GateRules()
 #: The offline summary quotes English sentences inside Korean frames: fewer bullets for short abstracts, longer
 #: bullets, no Hangul share (every bullet still carries its Korean frame and ending), English quotes allowed.
 OFFLINE_RULES = GateRules(min_bullets=1, max_chars=400, min_hangul_share=0.0, english_allowed=True)
+
+#: A post's nested highlights (issue 17): at most two levels, this many top-level points (3 to 12), at most
+#: ``MAX_SUB_POINTS`` under each and ``MAX_OUTLINE_LINES`` in all. Lines are phrases ("하이퍼파라미터 최적화").
+MIN_TOP_POINTS = 3
+MAX_TOP_POINTS = 12
+MAX_SUB_POINTS = 6
+MAX_OUTLINE_LINES = 48
+OUTLINE_RULES = GateRules(
+    min_bullets=MIN_TOP_POINTS, max_bullets=MAX_TOP_POINTS, min_chars=2, max_chars=300, sentence_endings=False
+)
+#: The offline outline: headings and verbatim quotes in Korean frames (fewer points for short articles).
+OFFLINE_OUTLINE_RULES = GateRules(
+    min_bullets=1,
+    max_bullets=MAX_TOP_POINTS,
+    min_chars=2,
+    max_chars=400,
+    min_hangul_share=0.0,
+    english_allowed=True,
+    sentence_endings=False,
+)
+
+#: One line of a nested highlight: (depth, text), depth 0 or 1.
+OutlineLine = tuple[int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +175,88 @@ def parse_answer(answer: str | dict[str, Any]) -> list[str] | None:
     return bullets or None
 
 
+_POINT_KEYS = ("point", "text", "title", "heading", "summary")
+_DETAIL_KEYS = ("details", "points", "sub", "subpoints", "children", "items", "bullets")
+
+
+def _outline_entry(entry: Any) -> list[OutlineLine] | None:
+    if isinstance(entry, str):
+        return [(0, entry)]
+    if not isinstance(entry, dict):
+        return None
+    point = next((entry[key] for key in _POINT_KEYS if isinstance(entry.get(key), str)), None)
+    details: Any = next((entry[key] for key in _DETAIL_KEYS if key in entry), [])
+    if point is None or not isinstance(details, list) or not all(isinstance(d, str) for d in details):
+        return None
+    return [(0, point), *((1, detail) for detail in details)]
+
+
+def parse_outline(answer: str | dict[str, Any]) -> list[OutlineLine] | None:
+    """Nested highlights from a model's answer: ``{"highlights": [{"point": …, "details": [...]}, …]}`` (lenient
+    about key names and fences), or flat bullets as top-level points; None when malformed or empty."""
+    data: Any = answer
+    if isinstance(answer, str):
+        text = answer.strip()
+        fenced = re.fullmatch(r"```[a-zA-Z]*\s*(.*?)\s*```", text, re.DOTALL)
+        if fenced:
+            text = fenced.group(1).strip()
+        start = text.find("{")
+        if start < 0:
+            return None
+        try:
+            data = json.loads(text[start : text.rfind("}") + 1])
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(data, dict):
+        return None
+    entries = next((data[key] for key in ("highlights", "outline", "points", "bullets") if key in data), None)
+    if not isinstance(entries, list):
+        return None
+    lines: list[OutlineLine] = []
+    for entry in entries:
+        parsed = _outline_entry(entry)
+        if parsed is None:
+            return None
+        lines.extend(parsed)
+    cleaned = [(depth, _clean_bullet(text)) for depth, text in lines]
+    cleaned = [(depth, text) for depth, text in cleaned if text]
+    return cleaned or None
+
+
+def check_outline(
+    lines: Sequence[OutlineLine], *, title: str, abstract: str, rules: GateRules = OUTLINE_RULES
+) -> GateResult:
+    """Every rule a nested highlight breaks: its shape (two levels, bounded counts, a point before any detail)
+    and each line's own rules against ``title`` and ``abstract`` (for a post: its excerpt and article text)."""
+    problems: list[str] = []
+    depths = [depth for depth, _ in lines]
+    if any(depth not in (0, 1) for depth in depths) or (depths and depths[0] != 0):
+        problems.append("shape")
+    tops = depths.count(0)
+    if not rules.min_bullets <= tops <= rules.max_bullets:
+        problems.append(f"bullet_count:{tops}")
+    if len(lines) > MAX_OUTLINE_LINES:
+        problems.append(f"line_count:{len(lines)}")
+        return GateResult(tuple(problems))
+    run = 0
+    for depth in depths:
+        run = run + 1 if depth == 1 else 0
+        if run > MAX_SUB_POINTS:
+            problems.append(f"sub_count:{run}")
+            break
+    source = Source.of(title, abstract)
+    for number, (_, line) in enumerate(lines, start=1):
+        for problem in bullet_problems(line, source, rules):
+            code, _, detail = problem.partition(":")
+            problems.append(f"{code}:{number}:{detail}" if detail else f"{code}:{number}")
+    texts = [line for _, line in lines]
+    share = _hangul_share(texts)
+    if share is not None and share < rules.min_hangul_share:
+        problems.insert(0, f"hangul_share:{share:.2f}")
+    problems.extend(f"duplicate:{i + 1}~{j + 1}" for i, j in _duplicates(texts, rules.duplicate_threshold))
+    return GateResult(tuple(problems))
+
+
 def _bigrams(text: str) -> set[str]:
     compact = re.sub(r"\W+", "", text.lower())
     return {compact[i : i + 2] for i in range(len(compact) - 1)}
@@ -212,7 +319,7 @@ def bullet_problems(bullet: str, source: Source, rules: GateRules = LLM_RULES) -
         problems.append(f"length:{len(bullet)}")
     if not _HANGUL_RE.search(bullet):
         problems.append("no_hangul")
-    if not bullet.endswith("니다."):
+    if rules.sentence_endings and not bullet.endswith("니다."):
         problems.append("ending")
     if URL_RE.search(bullet):
         problems.append("url")
@@ -292,6 +399,9 @@ PROBLEM_HINTS = {
     "untranslated": "영어 문장이나 일반 영어 단어를 그대로 두지 말고 한국어로 옮깁니다 (원문에 있는 용어·이름은 그대로 써도 됩니다)",
     "number": "원문에 없는 숫자를 쓰면 안 됩니다",
     "duplicate": "같은 내용을 되풀이하면 안 됩니다",
+    "shape": "하위 항목은 상위 항목 아래에 한 단계까지만 둡니다",
+    "line_count": f"항목은 하위 항목까지 모두 {MAX_OUTLINE_LINES}개 이하여야 합니다",
+    "sub_count": f"상위 항목 하나에 하위 항목은 {MAX_SUB_POINTS}개까지입니다",
 }
 
 

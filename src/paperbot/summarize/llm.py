@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,10 +29,30 @@ from paperbot import korean
 from paperbot.domain import Item, Summary
 from paperbot.errors import ConfigError
 from paperbot.retry import parse_retry_after
-from paperbot.summarize.gate import LLM_RULES, Verdict, parse_answer, review
+from paperbot.summarize.article import fact_text
+from paperbot.summarize.gate import (
+    LLM_RULES,
+    GateResult,
+    OutlineLine,
+    Verdict,
+    check_outline,
+    parse_answer,
+    parse_outline,
+    repair_hints,
+    review,
+)
 from paperbot.summarize.offline import OFFLINE_PROMPT_VERSION, OfflineSummarizer
 from paperbot.summarize.pricing import PriceTable
-from paperbot.summarize.prompt import PROMPT_VERSION, SUMMARY_SCHEMA, build_prompt, repair_message
+from paperbot.summarize.prompt import (
+    PROMPT_VERSION,
+    SUMMARY_SCHEMA,
+    build_prompt,
+    outline_repair_message,
+    prompt_version_for,
+    repair_message,
+    schema_for,
+    uses_outline,
+)
 from paperbot.summarize.text import collapse_ws, input_hash
 
 log = logging.getLogger(__name__)
@@ -161,7 +181,7 @@ class LlmSummarizer:
     # --- the port -----------------------------------------------------------------------------------------------
 
     def cache_key(self, item: Item) -> tuple[str, str, str]:
-        return input_hash(item, self.max_input_chars), PROMPT_VERSION, self.model
+        return input_hash(item, self.max_input_chars), prompt_version_for(item), self.model
 
     async def fallback(self, item: Item, reason: str) -> Summary:
         return await self.offline.fallback(item, reason)
@@ -176,14 +196,17 @@ class LlmSummarizer:
         ``raw_gate``: also judge each answer exactly as it came (the evaluation reports it; a digest does not need
         it)."""
         prompt = build_prompt(item, max_input_chars=self.max_input_chars)
-        title, abstract = collapse_ws(item.title), collapse_ws(item.abstract)
+        outline = uses_outline(item)
+        # A post with its article: nested highlights, every line checked against the excerpt and the article.
+        title, abstract = collapse_ws(item.title), collapse_ws(fact_text(item) if outline else item.abstract)
+        schema = schema_for(item)
         messages: list[dict[str, str]] = [{"role": "user", "content": prompt.user}]
         tally = _Tally()
         trace = Trace()
         transient = False
         for _turn in range(1 + self.repair_retries):
             try:
-                completion = await self._complete_with_retries(prompt.system, messages)
+                completion = await self._complete_with_retries(prompt.system, messages, schema)
             except AttemptFailed as failure:
                 tally.reasons.append(failure.reason)
                 trace.turns.append(Turn(failure=failure.reason))
@@ -194,6 +217,12 @@ class LlmSummarizer:
             if completion.truncated:
                 tally.reasons.append("truncated")
                 trace.turns.append(Turn(failure="truncated"))
+                continue
+            if outline:
+                accepted, follow_up = await self._judge_outline(completion, title, abstract, tally, trace)
+                if accepted is not None:
+                    return self._summary(item, tuple(text for _, text in accepted), tally, accepted), trace
+                messages = [*messages, *follow_up]
                 continue
             bullets = parse_answer(completion.answer)
             if bullets is None:
@@ -225,21 +254,44 @@ class LlmSummarizer:
         )
         if not transient:
             # The model answered and could not do better: keep this as the prompt's answer for the item.
-            summary = replace(summary, model=self.model, prompt_version=fallback_version(PROMPT_VERSION))
+            summary = replace(summary, model=self.model, prompt_version=fallback_version(prompt_version_for(item)))
         return summary, trace
+
+    async def _judge_outline(
+        self, completion: Completion, title: str, abstract: str, tally: _Tally, trace: Trace
+    ) -> tuple[list[OutlineLine] | None, list[dict[str, str]]]:
+        """A nested answer: its lines when the gate accepts them, else the repair turn's messages (none when the
+        answer was malformed: the same question is asked again)."""
+        lines = parse_outline(completion.answer)
+        if lines is None:
+            tally.reasons.append("malformed_json")
+            trace.turns.append(Turn(failure="malformed_json"))
+            return None, []
+        result: GateResult = await asyncio.to_thread(check_outline, lines, title=title, abstract=abstract)
+        trace.turns.append(Turn(bullets=tuple(text for _, text in lines)))
+        if result.ok:
+            return lines, []
+        tally.reasons.append(f"gate({result.describe()})")
+        return None, [
+            {"role": "assistant", "content": completion.raw_text[:4000]},
+            {"role": "user", "content": outline_repair_message(repair_hints(result))},
+        ]
 
     def _review(self, bullets: list[str], title: str, abstract: str, raw_gate: bool) -> Verdict:
         """Repair and judge, in a worker thread: Kiwi (loaded here on first use, seconds) never runs on the loop."""
         kiwi = korean.kiwi() if self.use_kiwi else None
         return review(bullets, title=title, abstract=abstract, rules=LLM_RULES, kiwi=kiwi, with_raw=raw_gate)
 
-    def _summary(self, item: Item, bullets: tuple[str, ...], tally: _Tally) -> Summary:
+    def _summary(
+        self, item: Item, bullets: tuple[str, ...], tally: _Tally, outline: Sequence[OutlineLine] = ()
+    ) -> Summary:
         return Summary(
             item_id=item.id or 0,
             bullets=bullets,
+            levels=tuple(depth for depth, _ in outline),
             backend=self.backend,
             model=self.model,
-            prompt_version=PROMPT_VERSION,
+            prompt_version=prompt_version_for(item),
             input_hash=input_hash(item, self.max_input_chars),
             tokens_in=tally.tokens_in,
             tokens_out=tally.tokens_out,
@@ -254,7 +306,9 @@ class LlmSummarizer:
             return False
         return exc.retry_after if exc.retry_after is not None else True
 
-    async def _complete_with_retries(self, system: str, messages: list[dict[str, str]]) -> Completion:
+    async def _complete_with_retries(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
+    ) -> Completion:
         async for attempt in stamina.retry_context(
             on=self._retry_hook,
             attempts=1 + self.retries,
@@ -266,7 +320,7 @@ class LlmSummarizer:
             with attempt:
                 try:
                     async with asyncio.timeout(self.timeout):
-                        return await self._complete(system, messages)
+                        return await self._complete(system, messages, schema)
                 except TimeoutError:
                     raise AttemptFailed("timeout") from None
         raise AssertionError("unreachable: retry_context always runs at least once")  # pragma: no cover
@@ -327,7 +381,9 @@ class LlmSummarizer:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _complete(self, system: str, messages: list[dict[str, str]]) -> Completion:
+    async def _complete(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
+    ) -> Completion:
         raise NotImplementedError
 
 
@@ -355,7 +411,7 @@ class OpenAICompatSummarizer(LlmSummarizer):
         self.extra_body = dict(extra_body or {})
 
     def request(
-        self, system: str, messages: list[dict[str, str]]
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
     ) -> tuple[str, dict[str, Any], dict[str, str], dict[str, str]]:
         """URL, body, headers and query parameters of one chat completion request."""
         body: dict[str, Any] = {
@@ -368,7 +424,7 @@ class OpenAICompatSummarizer(LlmSummarizer):
         if self.structured_output == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "korean_summary", "strict": True, "schema": SUMMARY_SCHEMA},
+                "json_schema": {"name": "korean_summary", "strict": True, "schema": schema},
             }
         elif self.structured_output == "json_object":
             body["response_format"] = {"type": "json_object"}
@@ -381,8 +437,10 @@ class OpenAICompatSummarizer(LlmSummarizer):
         params = {"api-version": self.api_version} if self.api_version else {}
         return f"{self.base_url}/chat/completions", body, headers, params
 
-    async def _complete(self, system: str, messages: list[dict[str, str]]) -> Completion:
-        url, body, headers, params = self.request(system, messages)
+    async def _complete(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
+    ) -> Completion:
+        url, body, headers, params = self.request(system, messages, schema)
         data = await self._post(url, body, headers, params)
         try:
             choice = data["choices"][0]
@@ -420,7 +478,9 @@ class AnthropicSummarizer(LlmSummarizer):
         self.api_version = api_version or self.DEFAULT_VERSION
         self.use_tool = structured_output == "json_schema"
 
-    def request(self, system: str, messages: list[dict[str, str]]) -> tuple[str, dict[str, Any], dict[str, str]]:
+    def request(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
+    ) -> tuple[str, dict[str, Any], dict[str, str]]:
         body: dict[str, Any] = {
             "model": self.model,
             "system": system,
@@ -434,7 +494,7 @@ class AnthropicSummarizer(LlmSummarizer):
                 {
                     "name": self.TOOL_NAME,
                     "description": "한국어 요약 항목을 제출합니다.",
-                    "input_schema": SUMMARY_SCHEMA,
+                    "input_schema": schema,
                 }
             ]
             body["tool_choice"] = {"type": "tool", "name": self.TOOL_NAME}
@@ -444,8 +504,10 @@ class AnthropicSummarizer(LlmSummarizer):
         base = self.base_url if self.base_url.endswith("/v1") else f"{self.base_url}/v1"
         return f"{base}/messages", body, headers
 
-    async def _complete(self, system: str, messages: list[dict[str, str]]) -> Completion:
-        url, body, headers = self.request(system, messages)
+    async def _complete(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any] = SUMMARY_SCHEMA
+    ) -> Completion:
+        url, body, headers = self.request(system, messages, schema)
         data = await self._post(url, body, headers, {})
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise AttemptFailed("malformed_response")

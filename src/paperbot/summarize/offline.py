@@ -2,7 +2,10 @@
 
 For a paper it picks the abstract's key sentences (background, method, result) and sets each, verbatim, inside a
 fixed Korean frame: every quote is a substring of the (whitespace-normalised) abstract. For a blog post it says
-whether the post is research or a product announcement and quotes its key sentences. Sentences that could ping,
+whether the post is research or a product announcement and quotes its key sentences; a post with its article gets
+nested highlights from the article's own structure: its section headings as top-level points, each with its list
+items or its key sentence quoted under it, then (product) the availability and price sentences or (research) the
+results with numbers (:func:`post_outline`). Sentences that could ping,
 link or format anything (URLs, ``@``, angle brackets, markdown) or that hide control characters are never quoted.
 """
 
@@ -11,8 +14,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from paperbot.domain import Item, ItemKind, Summary
-from paperbot.summarize.gate import OFFLINE_RULES, check
+from paperbot.domain import ArticleBlock, BlockKind, Item, ItemKind, Summary
+from paperbot.summarize.article import article_blocks, fact_text
+from paperbot.summarize.gate import (
+    MAX_OUTLINE_LINES,
+    MAX_TOP_POINTS,
+    OFFLINE_OUTLINE_RULES,
+    OFFLINE_RULES,
+    OutlineLine,
+    Source,
+    bullet_problems,
+    check,
+    check_outline,
+)
 from paperbot.summarize.posts import PostKind, classify_post
 from paperbot.summarize.text import collapse_ws, has_hidden_characters, input_hash, split_sentences, strip_latex
 
@@ -208,6 +222,155 @@ def post_bullets(item: Item) -> list[str]:
     return [lead, *quoted] if quoted else [lead, NO_SAFE_QUOTE]
 
 
+#: Headings of what is not the article's content (navigation, apparatus): never a highlight.
+_SKIP_HEADINGS = re.compile(
+    r"(?i)^(?:contents|table of contents|references|see also|external links|further reading|footnotes|notes|"
+    r"citations?|bibliography|acknowledg\w*|related (?:posts|articles|reading)|share(?: this)?|comments?|"
+    r"about the authors?|tags)\b"
+)
+#: A heading's trailing short bracket: an edit link or a footnote mark ("Details[edit]").
+_HEADING_TAIL = re.compile(r"\s*\[[^\]]{0,20}\]$")
+_AVAILABILITY_CUES = re.compile(
+    r"(?i)\b(?:available|availability|pricing|price[sd]?|per month|free|waitlist|general availability|"
+    r"rolling out|roll out|sign up|subscribers?|customers|enterprise|developers|preview|beta|regions?)\b|\$\d"
+)
+#: Sub-points under one section, and sections, at most (the outline stays well inside the gate's bounds).
+OFFLINE_SUB_POINTS = 3
+OFFLINE_SECTIONS = 8
+_POST_LEAD_EXTRACT = {
+    PostKind.RESEARCH: "연구 내용을 소개하는 글입니다 (본문의 구성을 그대로 옮긴 발췌).",
+    PostKind.PRODUCT: "새 제품이나 기능을 알리는 발표 글입니다 (본문의 구성을 그대로 옮긴 발췌).",
+}
+_SECTION_FRAME = "“{q}” 절"
+_ITEM_FRAME = "목록: “{q}”"
+_SENTENCE_FRAME = "“{q}”라고 설명합니다."
+_ROW_FRAME = "표: {q}"
+#: Rows of one table shown under its section at most.
+OFFLINE_TABLE_ROWS = 2
+_AVAILABILITY_TITLE = "이용 방법과 가격에 대한 원문"
+_RESULTS_TITLE = "수치로 밝힌 결과"
+
+
+def _quotable(text: str) -> bool:
+    return not (_UNSAFE_RE.search(text) or has_hidden_characters(text) or "“" in text or "”" in text)
+
+
+def _sections(blocks: tuple[ArticleBlock, ...]) -> list[tuple[str | None, list[ArticleBlock]]]:
+    """(heading, blocks under it) at the article's top heading levels (the two highest it uses); the blocks before
+    the first heading have heading None."""
+    levels = sorted({block.level for block in blocks if block.kind is BlockKind.HEADING})
+    top = set(levels[:2])
+    sections: list[tuple[str | None, list[ArticleBlock]]] = [(None, [])]
+    for block in blocks:
+        if block.kind is BlockKind.HEADING and block.level in top:
+            sections.append((_HEADING_TAIL.sub("", block.text).strip(), []))
+        elif block.kind is not BlockKind.HEADING:
+            sections[-1][1].append(block)
+    return sections
+
+
+def _sentences_of(blocks: list[ArticleBlock]) -> list[str]:
+    text = " ".join(block.text for block in blocks if block.kind in (BlockKind.PARAGRAPH, BlockKind.QUOTE))
+    return [s.text for s in _safe_sentences(text)]
+
+
+def _key_sentences(sentences: list[str], kind: PostKind, count: int) -> list[str]:
+    """The first sentence, then those with the frame's cues (results with numbers; availability), in order."""
+    if not sentences:
+        return []
+    cue = _AVAILABILITY_CUES if kind is PostKind.PRODUCT else _RESULT_REPORT_CUES
+    chosen = {0} | {index for index, sentence in enumerate(sentences) if cue.search(sentence)}
+    return [sentences[index] for index in sorted(chosen)][:count]
+
+
+def _row_points(body: list[ArticleBlock]) -> list[str]:
+    """A section's table as ``표: header: cell, header: cell`` lines, its first data rows with a number (the cells
+    verbatim; the extractor joins a row's cells with `` | ``, which is never quoted as is)."""
+    rows = [[cell.strip() for cell in block.text.split(" | ")] for block in body if block.kind is BlockKind.ROW]
+    if len(rows) < 2 or not all(cell and _quotable(cell) for row in rows[:4] for cell in row):
+        return []
+    header, data = rows[0], [row for row in rows[1:] if any(ch.isdigit() for ch in " ".join(row[1:]))]
+    points = []
+    for row in data[:OFFLINE_TABLE_ROWS]:
+        cells = [f"{name}: {cell}" for name, cell in zip(header, row, strict=True)] if len(row) == len(header) else row
+        points.append(_ROW_FRAME.format(q=_quote(", ".join(cells))))
+    return points
+
+
+def _section_points(body: list[ArticleBlock], kind: PostKind) -> list[str]:
+    items = [block.text for block in body if block.kind is BlockKind.ITEM and block.level == 0]
+    safe_items = [text for text in items if len(text) >= 3 and _quotable(text)]
+    if safe_items:
+        points = [_ITEM_FRAME.format(q=_quote(text)) for text in safe_items[:OFFLINE_SUB_POINTS]]
+    else:
+        points = [_SENTENCE_FRAME.format(q=_quote(s)) for s in _key_sentences(_sentences_of(body), kind, 2)]
+    return points + _row_points(body)[: max(0, OFFLINE_SUB_POINTS + 1 - len(points))]
+
+
+def post_outline(item: Item) -> list[OutlineLine]:
+    """Nested highlights from the attached article's structure (nothing but its own words in fixed frames)."""
+    kind = classify_post(item)
+    blocks = article_blocks(item)
+    sections = _sections(blocks)
+    lines: list[OutlineLine] = [(0, _POST_LEAD_EXTRACT[kind])]
+    intro = sections[0][1] if len(sections) > 1 else [b for b in blocks if b.kind is not BlockKind.HEADING]
+    lines.extend((1, point) for point in _section_points(intro, kind))
+    quoted = {text for _, text in lines}
+    shown = 0
+    for heading, body in sections[1:]:
+        if shown >= OFFLINE_SECTIONS or len(lines) >= MAX_OUTLINE_LINES - OFFLINE_SUB_POINTS - 4:
+            break
+        if not heading or _SKIP_HEADINGS.match(heading) or not _quotable(heading):
+            continue
+        points = [point for point in _section_points(body, kind) if point not in quoted]
+        if not points:
+            continue
+        lines.append((0, _SECTION_FRAME.format(q=_quote(heading))))
+        lines.extend((1, point) for point in points)
+        quoted.update(points)
+        shown += 1
+    every = _sentences_of(list(blocks))
+    cue = _AVAILABILITY_CUES if kind is PostKind.PRODUCT else _RESULT_REPORT_CUES
+    extra = [
+        point
+        for sentence in every
+        if cue.search(sentence) and (kind is PostKind.PRODUCT or re.search(r"\d", sentence))
+        if (point := _SENTENCE_FRAME.format(q=_quote(sentence))) not in quoted
+    ][:OFFLINE_SUB_POINTS]
+    if extra and sum(1 for depth, _ in lines if depth == 0) < MAX_TOP_POINTS:
+        lines.append((0, _AVAILABILITY_TITLE if kind is PostKind.PRODUCT else _RESULTS_TITLE))
+        lines.extend((1, point) for point in extra)
+    return lines
+
+
+def _checked_outline(item: Item) -> list[OutlineLine] | None:
+    """:func:`post_outline` within the offline outline gate: a line the gate refuses is left out (with its
+    section when that leaves the section empty); None when what is left still fails."""
+    title, facts = item.title, quotable_text(fact_text(item))
+    source = Source.of(title, facts)
+    kept = [
+        (depth, text) for depth, text in post_outline(item) if not bullet_problems(text, source, OFFLINE_OUTLINE_RULES)
+    ]
+    tidy: list[OutlineLine] = []
+    for index, (depth, text) in enumerate(kept):
+        has_children = index + 1 < len(kept) and kept[index + 1][0] == 1
+        if depth == 0 and not has_children and index > 0:
+            continue
+        if depth == 1 and not tidy:
+            continue
+        tidy.append((depth, text))
+    if not check_outline(tidy, title=title, abstract=facts, rules=OFFLINE_OUTLINE_RULES).ok:
+        return None
+    return tidy
+
+
+def offline_outline(item: Item) -> list[OutlineLine] | None:
+    """The offline nested highlights of a post with an attached article, or None (no article, or none passed)."""
+    if item.kind is not ItemKind.POST or not article_blocks(item):
+        return None
+    return _checked_outline(item)
+
+
 def offline_bullets(item: Item) -> list[str]:
     """The offline summary's bullets for ``item``; deterministic, always within the offline gate."""
     bullets = paper_bullets(item) if item.kind is ItemKind.PAPER else post_bullets(item)
@@ -233,9 +396,11 @@ class OfflineSummarizer:
         return input_hash(item, self.max_input_chars), OFFLINE_PROMPT_VERSION, OFFLINE_MODEL
 
     def build(self, item: Item, *, fallback_reason: str | None = None) -> Summary:
+        outline = offline_outline(item)
         return Summary(
             item_id=item.id or 0,
-            bullets=tuple(offline_bullets(item)),
+            bullets=tuple(text for _, text in outline) if outline else tuple(offline_bullets(item)),
+            levels=tuple(depth for depth, _ in outline) if outline else (),
             backend=OFFLINE_BACKEND,
             model=OFFLINE_MODEL,
             prompt_version=OFFLINE_PROMPT_VERSION,

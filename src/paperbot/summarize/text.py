@@ -13,6 +13,7 @@ import unicodedata
 from functools import lru_cache
 
 from paperbot.domain import Item
+from paperbot.summarize.article import article_text
 
 #: Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = (
@@ -185,8 +186,12 @@ def source_text(item: Item) -> tuple[str, str]:
 
 
 def input_hash(item: Item, max_chars: int) -> str:
-    """SHA-256 of what a model sees for ``item``: kind, sanitised title and capped abstract."""
+    """SHA-256 of what a model sees for ``item``: kind, sanitised title and capped abstract, and a post's attached
+    article (without one the hash is what it always was: stored summaries stay current)."""
     title = sanitize_for_prompt(item.title, 500)
     abstract = sanitize_for_prompt(item.abstract, max_chars)
-    payload = f"{item.kind.value}\n{title}\n{abstract}".encode()
-    return hashlib.sha256(payload).hexdigest()
+    payload = f"{item.kind.value}\n{title}\n{abstract}"
+    article = article_text(item)
+    if article:
+        payload += "\n\x00article\n" + article
+    return hashlib.sha256(payload.encode()).hexdigest()

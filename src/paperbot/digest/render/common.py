@@ -53,8 +53,12 @@ def arxiv_id(item: Item) -> str | None:
 
 
 def publisher(item: Item) -> str:
-    """The company or blog name shown beside a post: from the collector's metadata, else the source name."""
-    for key in ("publisher", "company", "source_title", "feed_title", "blog"):
+    """The company shown beside a post: the source's configured display name (``extra["company"]``, Korean for
+    Korean companies; "" for a personal blog), else the collector's other metadata, else the source name."""
+    company = item.extra.get("company")
+    if isinstance(company, str):
+        return clean(company)
+    for key in ("publisher", "source_title", "feed_title", "blog"):
         value = item.extra.get(key)
         if isinstance(value, str) and clean(value):
             return clean(value)
@@ -67,8 +71,9 @@ def post_date(item: Item) -> str:
 
 
 def post_meta(item: Item) -> str:
-    """``2024.11.28, OpenAI``: the parenthesised part of a blog highlight title."""
-    return f"{post_date(item)}, {publisher(item)}"
+    """``2024.11.28, OpenAI`` (the seed's ``Title (YYYY.MM.DD, Company)``), or ``2024.11.28`` for a personal blog."""
+    name = publisher(item)
+    return f"{post_date(item)}, {name}" if name else post_date(item)
 
 
 def bullets(entry: DigestEntry) -> list[str]:
@@ -79,6 +84,17 @@ def bullets(entry: DigestEntry) -> list[str]:
         if lines:
             return lines
     return [NO_SUMMARY]
+
+
+def outline(entry: DigestEntry) -> list[tuple[int, str]]:
+    """(depth, line) of the entry's summary, cleaned, in order: a post's nested highlights (depth 0 or 1), or the
+    flat bullets at depth 0. Never empty; a line cleaned to nothing is left out, its sub-lines kept."""
+    if entry.summary is not None:
+        lines = [(depth, clean(text)) for depth, text in entry.summary.outline]
+        kept = [(depth, text) for depth, text in lines if text]
+        if kept:
+            return [(0 if index == 0 else depth, text) for index, (depth, text) in enumerate(kept)]
+    return [(0, NO_SUMMARY)]
 
 
 #: The per-entry tag of an extractive (offline) summary: in a digest that mixes LLM and offline summaries, it shows

@@ -7,7 +7,6 @@ import textwrap
 from paperbot.digest.render.common import (
     archive_link,
     authors,
-    bullets,
     counts_line,
     empty_line,
     extract_tag,
@@ -15,6 +14,7 @@ from paperbot.digest.render.common import (
     item_link,
     join_topics,
     offline_note,
+    outline,
     post_meta,
     title_line,
 )
@@ -58,8 +58,8 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
         lines.extend(_wrap(f"저자: {shown}", "   "))
     if clean(entry.reason):
         lines.extend(_wrap(f"선정 이유: {clean(entry.reason)}", "   "))
-    for bullet in bullets(entry)[: 3 if weekly else None]:
-        lines.extend(_wrap(f"- {bullet}", "   "))
+    for depth, line in outline(entry)[: 3 if weekly else None]:
+        lines.extend(_wrap(f"- {line}", "   " + "  " * depth))
     return [*lines, ""]
 
 

@@ -18,7 +18,6 @@ from paperbot.digest.render.common import (
     archive_link,
     arxiv_id,
     authors,
-    bullets,
     counts_line,
     empty_line,
     extract_tag,
@@ -26,6 +25,7 @@ from paperbot.digest.render.common import (
     item_link,
     join_topics,
     offline_note,
+    outline,
     post_meta,
     thumbnail,
     title_line,
@@ -49,6 +49,9 @@ ZWSP = "\u200b"
 COLOR_PAPER = 0xFFD21E
 COLOR_POST = 0x5865F2
 AUTHORS_BUDGET = 400
+#: Indent of a nested highlight's second level in an embed description: Discord trims leading ASCII spaces of a
+#: line in embeds, not an em space.
+SUB_INDENT = "\u2003"
 _MARKDOWN = set("\\*_~`|><#-[]()")
 
 
@@ -181,7 +184,7 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
         ident = arxiv_id(item)
         footer = f"arXiv {ident} · HF {item.day.isoformat()}" if ident else f"HF {item.day.isoformat()}"
     embed["footer"] = {"text": truncate(footer, 256, escape_atom)[0]}
-    lines = [f"• {b}" for b in bullets(entry)]
+    lines = [(f"{SUB_INDENT}◦ {line}" if depth else f"• {line}") for depth, line in outline(entry)]
     if cut:
         lines.insert(0, f"제목: {clean(item.title)}")
     return embed, lines

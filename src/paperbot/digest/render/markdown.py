@@ -14,7 +14,8 @@ Papers::
 
     - bullet
 
-Posts: ``### [Title](url) (2024.11.28, OpenAI)`` then bullets. With ``annotate=True`` (the default) each item also
+Posts: ``### [Title](url) (2024.11.28, OpenAI)`` (the date alone for a personal blog) then bullets, nested as in
+the blog-highlights seed when the summary has two levels (``- point`` / ``  - detail``). With ``annotate=True`` (the default) each item also
 gets ``주제:`` and ``선정 이유:`` lines after the authors; ``annotate=False`` is the archive layout exactly.
 Untrusted text is backslash-escaped so it can neither link nor format; links come only from item metadata.
 """
@@ -26,13 +27,13 @@ import re
 from paperbot.digest.render.common import (
     archive_link,
     authors,
-    bullets,
     empty_line,
     extract_tag,
     failed_sources_note,
     item_link,
     join_topics,
     offline_note,
+    outline,
     post_meta,
     thumbnail,
     title_line,
@@ -69,9 +70,10 @@ def _title(entry: DigestEntry, suffix: str = "") -> str:
 
 
 def _bullets(entry: DigestEntry, indent: str = "") -> str:
+    """The summary as a Markdown list; a post's nested highlights as a sub-list (two spaces per level)."""
     tag = extract_tag(entry)
     head = f"{indent}_{tag}_\n\n" if tag else ""
-    return head + "".join(f"{indent}- {_escape_start(b)}\n" for b in bullets(entry))
+    return head + "".join(f"{indent}{'  ' * depth}- {_escape_start(line)}\n" for depth, line in outline(entry))
 
 
 def _annotations(entry: DigestEntry) -> str:

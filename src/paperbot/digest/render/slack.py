@@ -26,11 +26,21 @@ from paperbot.digest.render.common import (
     item_link,
     join_topics,
     offline_note,
+    outline,
     post_meta,
     thumbnail,
     title_line,
 )
-from paperbot.digest.text import Atom, clean, escape_text, join_limited, pack_lines, truncate, utf16_len
+from paperbot.digest.text import (
+    Atom,
+    clean,
+    escape_text,
+    join_limited,
+    pack_lines,
+    split_escaped,
+    truncate,
+    utf16_len,
+)
 from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
 
 LIMITS = {"header": 150, "text": 3000, "blocks": 50, "context_elements": 10, "alt_text": 2000, "fallback": 3000}
@@ -69,6 +79,52 @@ def unescape(text: str) -> str:
     for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
         text = text.replace(entity, char)
     return "".join(_REVERSE.get(c, c) for c in text if c != ZWSP)
+
+
+def rich_escape_atom(atom: Atom) -> str:
+    """Text of a ``rich_text`` element: shown literally (no mrkdwn, no entities, mentions only as explicit
+    elements), so only what a copy-paste would turn live is broken: ``://`` and ``@``."""
+    text = atom.text
+    if atom.is_url:
+        text = text.replace("://", ":" + ZWSP + "//", 1)
+    return text.replace("@", "@" + ZWSP)
+
+
+#: A nested highlight's rich_text block holds at most this many UTF-16 units of text (the section limit: Slack
+#: documents none for rich text, and a block this size is well inside a message).
+RICH_TEXT_BUDGET = 3000
+
+
+def _rich_list(depth: int, texts: list[str]) -> dict[str, Any]:
+    return {
+        "type": "rich_text_list",
+        "style": "bullet",
+        "indent": depth,
+        "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": t}]} for t in texts],
+    }
+
+
+def rich_outline_blocks(lines: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """A nested highlight as ``rich_text`` blocks: each run of lines of one depth a ``rich_text_list`` with that
+    ``indent``, a block closed before it passes :data:`RICH_TEXT_BUDGET`; a line longer than that continues in
+    the next list item. Every line is kept, in order."""
+    blocks: list[dict[str, Any]] = []
+    lists: list[dict[str, Any]] = []
+    size = 0
+    for depth, line in lines:
+        for piece in split_escaped(line, RICH_TEXT_BUDGET, rich_escape_atom):
+            cost = utf16_len(piece)
+            if lists and size + cost > RICH_TEXT_BUDGET:
+                blocks.append({"type": "rich_text", "elements": lists})
+                lists, size = [], 0
+            if lists and lists[-1]["indent"] == depth:
+                lists[-1]["elements"].append(_rich_list(depth, [piece])["elements"][0])
+            else:
+                lists.append(_rich_list(depth, [piece]))
+            size += cost
+    if lists:
+        blocks.append({"type": "rich_text", "elements": lists})
+    return blocks
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -152,10 +208,14 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     blocks.append(
         _context(" · ".join(facts), ("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)) if names else "")
     )
-    lines = [f"• {b}" for b in bullets(entry)]
-    if cut:
-        lines.insert(0, f"제목: {clean(item.title)}")
-    blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
+    nested = outline(entry)
+    title_line = [f"제목: {clean(item.title)}"] if cut else []
+    if any(depth for depth, _ in nested):  # a post's nested highlights: Slack's own bullet lists
+        blocks.extend(_section(chunk) for chunk in pack_lines(title_line, LIMITS["text"], escape_atom))
+        blocks.extend(rich_outline_blocks(nested))
+    else:
+        lines = [*title_line, *(f"• {b}" for b in bullets(entry))]
+        blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
     if clean(entry.reason):
         blocks.append(_context("💡 선정 이유: " + truncate(entry.reason, 1000, escape_atom)[0]))
     return blocks, escape(clean(item.title) or "(제목 없음)")  # Slack refuses an empty fallback text
