@@ -38,8 +38,8 @@ from paperbot.domain import (
 )
 from paperbot.errors import StoreError
 from paperbot.store import search
+from paperbot.store.article_rows import article_from_row, article_values
 from paperbot.store.search_memory import MemorySearchIndex
-from paperbot.store.articles import article_from_row, article_values
 from paperbot.store.values import clamp_count, storable_item, storable_state
 
 
