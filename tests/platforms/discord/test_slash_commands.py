@@ -35,16 +35,20 @@ async def bot(fake: FakeDiscord, repository: InMemoryRepository) -> AsyncIterato
 
 
 async def run(bot: DiscordPlatform, fake: FakeDiscord, sub: str, options: dict[str, Any] | None = None,
-              permissions: Any = MEMBER) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
-    """Type ``/paper sub``; return the interaction callback body and the follow-up bodies."""
+              permissions: Any = MEMBER, **payload: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """Type ``/paper sub``; return the interaction callback body and the messages the user sees, in order (each
+    with its ``flags`` as shown and ``via``: how it got there)."""
     before = len(fake.requests)
-    feed(bot, "INTERACTION_CREATE", slash(sub, options, channel_id=int(CHANNEL), permissions=permissions))
+    event = slash(sub, options, channel_id=int(CHANNEL), permissions=permissions, **payload)
+    feed(bot, "INTERACTION_CREATE", event)
     await settle(bot)
     new = fake.requests[before:]
     callbacks = [r.json for r in new if r.method == "POST" and r.path.endswith("/callback")]
-    followups = [r.json for r in new if r.method == "POST" and r.path.startswith("/webhooks/")]
     assert len(callbacks) == 1, [(r.method, r.path) for r in new]
-    return callbacks[0], followups
+    shown = fake.interactions[event["token"]].shown
+    # Never the deprecated "first follow-up after a defer edits the original" (it ignores the ephemeral flag).
+    assert all(message["via"] != "followup-as-edit" for message in shown), shown
+    return callbacks[0], shown
 
 
 def test_the_command_tree_was_synced_with_korean_descriptions(bot: DiscordPlatform, fake: FakeDiscord) -> None:
