@@ -3,19 +3,22 @@ REST API (interaction callback = defer, then follow-up webhooks)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import discord
 import pytest
 
 from paperbot.domain import DigestKind, Subscription
 from paperbot.platforms.discord.bot import DiscordPlatform
+from paperbot.platforms.discord.invite import REQUIRED_PERMISSIONS
 from paperbot.service.commands import ADMIN_ONLY, CommandContext
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.discord.conftest import CHANNEL, paper, store_papers
 from tests.platforms.discord.dpy_internals import ADMIN, CHANNEL_MANAGER, MEMBER, feed, settle, slash
-from tests.platforms.discord.fake_api import FakeDiscord
+from tests.platforms.discord.fake_api import Failure, FakeDiscord
 
 NOW = datetime(2024, 4, 20, 1, 0, tzinfo=UTC)  # 10:00 KST: "today" covers HF day 2024-04-19
 EPHEMERAL = 64
@@ -181,3 +184,89 @@ async def test_search_autocompletes_titles(
     choices = callback["data"]["choices"]
     assert 0 < len(choices) <= 25
     assert all(c["name"].startswith("Diffusion study") for c in choices)
+
+
+async def test_the_answer_edits_the_deferred_response_and_long_ones_follow_up(
+    bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    await store_papers(repository, [paper(n) for n in range(12)])
+    _, shown = await run(bot, fake, "today")
+    assert [m["via"] for m in shown] == ["edit-original", "followup"]  # 10 papers, 5 per message
+    assert not any(m["flags"] & EPHEMERAL for m in shown)
+
+
+async def test_subscribe_refuses_a_channel_the_bot_cannot_post_to(
+    bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    lacking = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+    _, [answer] = await run(bot, fake, "subscribe", permissions=ADMIN, app_permissions=lacking)
+    assert answer["flags"] & EPHEMERAL
+    assert "반응 추가하기" in answer["content"] and "메시지 기록 보기" in answer["content"]
+    assert "메시지 보내기" not in answer["content"]
+    assert await repository.list_subscriptions() == []
+    # A member still hears that the command is for admins, not about the bot's permissions.
+    _, [member] = await run(bot, fake, "subscribe", app_permissions=lacking)
+    assert member["content"] == ADMIN_ONLY
+
+
+async def test_subscribe_in_a_thread_needs_send_messages_in_threads(
+    bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    """SEND_MESSAGES is not inherited by threads (a forum post is one): the invite's permissions are not enough."""
+    _, [answer] = await run(bot, fake, "subscribe", permissions=ADMIN, channel_type=11)
+    assert "스레드에서 메시지 보내기" in answer["content"] and answer["flags"] & EPHEMERAL
+    assert await repository.list_subscriptions() == []
+    granted = REQUIRED_PERMISSIONS | discord.Permissions(send_messages_in_threads=True)
+    granted.send_messages = False  # not needed in a thread
+    _, [ok] = await run(bot, fake, "subscribe", permissions=ADMIN, channel_type=11, app_permissions=granted)
+    assert "✅" in ok["content"]
+    assert len(await repository.list_subscriptions()) == 1
+
+
+async def test_the_command_tree_is_synced_only_when_it_changed(
+    fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    async def start() -> DiscordPlatform:
+        client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
+        await client.login("test-token")
+        return client
+
+    puts = lambda: len(fake.calls("PUT", "/commands"))  # noqa: E731
+    first = await start()
+    await first.close()
+    assert puts() == 1
+    second = await start()  # a restart with the same commands: Discord is not asked again
+    assert puts() == 1
+    assert await second.sync_command_tree(force=True) == "synced"  # `paperbot discord sync`
+    assert puts() == 2
+    second.tree.add_command(discord.app_commands.Command(name="ping", description="핑", callback=_ping))
+    assert await second.sync_command_tree() == "synced"  # the JSON changed
+    assert puts() == 3
+    await second.close()
+
+
+async def _ping(interaction: discord.Interaction[Any]) -> None:
+    raise AssertionError("never invoked")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"message": "Invalid Form Body", "code": 50035, "errors": {}}),
+        (429, {"message": "You are being rate limited.", "retry_after": 600.0, "global": False}),
+    ],
+)
+async def test_a_failed_sync_is_logged_and_the_bot_still_starts(
+    fake: FakeDiscord, repository: InMemoryRepository, caplog: pytest.LogCaptureFixture, status: int, body: Any
+) -> None:
+    """A 400, or a 429 longer than ``max_ratelimit_timeout`` (discord.py raises ``RateLimited``), used to escape
+    ``setup_hook`` and stop the whole process (Slack included) — and every restart spent an IDENTIFY."""
+    headers = {"Via": "1.1 google", "Retry-After": "600", "X-RateLimit-Scope": "user"} if status == 429 else {}
+    fake.fail("PUT", "/applications/", Failure(status, body, headers))
+    client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
+    with caplog.at_level(logging.ERROR, logger="paperbot.platforms.discord.bot"):
+        await client.login("test-token")  # does not raise
+    assert "command sync failed" in caplog.text
+    assert fake.commands == []
+    assert await client.sync_command_tree() == "synced"  # not recorded as synced: the next start tries again
+    await client.close()

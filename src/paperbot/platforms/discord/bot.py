@@ -61,6 +61,7 @@ _DISCORD_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, Timeo
 #: Get Channel Message both require READ_MESSAGE_HISTORY; ADD_REACTIONS for the vote buttons.
 PERMISSION_LABELS: Mapping[str, str] = {
     "view_channel": "채널 보기",
+    "read_messages": "채널 보기",  # discord.py's name for VIEW_CHANNEL when iterating
     "send_messages": "메시지 보내기",
     "embed_links": "링크 첨부",
     "add_reactions": "반응 추가하기",
