@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import Protocol
 
 from paperbot.domain import Delivery, DeliveryState, DigestKind, Vote
-from paperbot.ports import DeliveryRepository, SubscriptionRepository, VoteRepository
+from paperbot.ports import DeliveryRepository, EventRepository, SubscriptionRepository, VoteRepository
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ class VoteStore(DeliveryRepository, VoteRepository, Protocol):
     """What counting votes needs from the store."""
 
 
-class ReconcileStore(VoteStore, SubscriptionRepository, Protocol):
-    """What reconciling needs: votes, deliveries and the subscriptions whose channels are read back."""
+class ReconcileStore(VoteStore, SubscriptionRepository, EventRepository, Protocol):
+    """What reconciling needs: votes, deliveries and the subscriptions whose channels are read back (and the
+    processed-event record live events are deduplicated with)."""
 
 
 class VoterHasher:
@@ -158,9 +159,9 @@ async def sync_message_votes(
         return 0, 0
     wanted: set[tuple[str, str]] = set()
     for voter, emoji in present:
-        vote = vote_value(emoji, vote_emojis)
-        if vote is not None:
-            wanted.add((voter, vote[0]))
+        known = vote_value(emoji, vote_emojis)
+        if known is not None:
+            wanted.add((voter, known[0]))
     stored = {(vote.voter_hash, vote.emoji) for vote in await repository.list_votes(platform, message_id)}
     if only_emoji is not None:
         wanted = {pair for pair in wanted if pair[1] == only_emoji}

@@ -98,6 +98,11 @@ class FakeDiscord:
         self.interactions: dict[str, FakeInteraction] = {}
         #: Channels where the bot lacks READ_MESSAGE_HISTORY (history is empty, single messages 403).
         self.no_history: set[str] = set()
+        #: Threads that are archived or locked: creating a message there is a 400 with JSON code 50083 ("Operation
+        #: is not allowed in an archived thread"); channels that hold no text (voice, category, forum itself): 400
+        #: with code 50008 ("Cannot send messages in a non-text channel") — Discord's JSON error codes table.
+        self.archived_threads: set[str] = set()
+        self.non_text_channels: set[str] = set()
         self._seq = itertools.count(1)
         self.base = ""
 
@@ -217,6 +222,10 @@ class FakeDiscord:
         error = self._channel_error(channel_id)
         if error is not None:
             return error
+        if channel_id in self.archived_threads:
+            return _json({"message": "Thread is archived", "code": 50083}, status=400)
+        if channel_id in self.non_text_channels:
+            return _json({"message": "Cannot send messages in a non-text channel", "code": 50008}, status=400)
         body = await request.json()
         nonce = body.get("nonce")
         channel = self.messages.setdefault(channel_id, {})

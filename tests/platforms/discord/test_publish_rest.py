@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
@@ -140,3 +142,20 @@ async def test_an_empty_digest_posts_one_line(fake: FakeDiscord, settings: Setti
     result = await publish_once(settings, repository, digest, CHANNEL)
     assert result.complete and len(fake.sent(CHANNEL)) == 1
     assert "2024-04-19" in fake.sent(CHANNEL)[0].json["content"]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 15's helper maps 50083/50008 to 'channel unavailable' in platforms/discord/api.py"
+)
+@pytest.mark.parametrize("kind", ["archived thread (50083)", "non-text channel (50008)"])
+async def test_an_archived_thread_or_a_non_text_channel_marks_the_subscription_broken(
+    fake: FakeDiscord, settings: Settings, kind: str
+) -> None:
+    """Both are 400s that will never succeed in that channel: "chunk rejected" every day is the wrong outcome."""
+    repository = InMemoryRepository()
+    await repository.save_subscription(Subscription(platform="discord", channel_id=CHANNEL))
+    (fake.archived_threads if "50083" in kind else fake.non_text_channels).add(CHANNEL)
+    result = await publish_once(settings, repository, await daily_digest(repository, 1), CHANNEL)
+    assert not result.complete
+    [subscription] = await repository.list_subscriptions()
+    assert subscription.broken_reason is not None

@@ -259,13 +259,11 @@ class DiscordPlatform(discord.Client):
         """
         if emoji is not None and vote_value(emoji, self.vote_emojis) is None:
             return 0
-        present: Present | None = ()
+        present: Present = ()
         only = None
         if emoji is not None:
             only = base_emoji(emoji)
-            present = await self.votes.read_message(str(channel_id), str(message_id))
-            if present is None:
-                present = ()
+            present = await self.votes.read_message(str(channel_id), str(message_id)) or ()
         try:
             _, removed = await sync_message_votes(
                 self.context.repository,
