@@ -102,6 +102,8 @@ class FakeDiscord:
         #: is not allowed in an archived thread"); channels that hold no text (voice, category, forum itself): 400
         #: with code 50008 ("Cannot send messages in a non-text channel") — Discord's JSON error codes table.
         self.archived_threads: set[str] = set()
+        #: Message ids whose nonce Discord no longer remembers ("checked for uniqueness in the past few minutes").
+        self._forgotten_nonces: set[str] = set()
         self.non_text_channels: set[str] = set()
         self._seq = itertools.count(1)
         self.base = ""
@@ -110,6 +112,10 @@ class FakeDiscord:
 
     def snowflake(self) -> int:
         return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._seq)
+
+    def forget_nonces(self) -> None:
+        """Let "the past few minutes" of enforce_nonce pass: a re-send with an old nonce creates a new message."""
+        self._forgotten_nonces.update(m.data["id"] for channel in self.messages.values() for m in channel.values())
 
     def fail(self, method: str, path_prefix: str, failure: Failure, times: int = 1) -> None:
         self.failures.setdefault((method, path_prefix), []).extend([failure] * times)
@@ -230,8 +236,9 @@ class FakeDiscord:
         nonce = body.get("nonce")
         channel = self.messages.setdefault(channel_id, {})
         if nonce is not None and body.get("enforce_nonce"):
+            # enforce_nonce: "checked for uniqueness in the past few minutes" — not forever (see forget_nonces).
             for message in channel.values():
-                if message.nonce == nonce:
+                if message.nonce == nonce and message.data["id"] not in self._forgotten_nonces:
                     return _json({**message.data, "nonce": nonce})
         message_id = str(self.snowflake())
         data = self._message_data(channel_id, message_id, body, bot_user())
