@@ -11,6 +11,7 @@ from typing import Any
 import discord
 import pytest
 
+from paperbot.digest.render.discord import unescape
 from paperbot.domain import DigestKind, Subscription
 from paperbot.platforms.discord.bot import DiscordPlatform
 from paperbot.platforms.discord.invite import REQUIRED_PERMISSIONS
@@ -165,7 +166,8 @@ async def test_search_shows_title_day_votes_link_and_first_bullet(
     assert embed["title"] == "Diffusion models for speech"
     assert embed["url"] == "https://arxiv.org/abs/2404.12001"
     assert embed["description"] == "• 첫째 요점입니다."
-    assert {f["name"] for f in embed["fields"]} >= {"👍 HF 추천", "📅 날짜"}
+    assert {f["name"] for f in embed["fields"]} >= {"👍 HF 추천", "✍️ 저자"}
+    assert unescape(embed["footer"]["text"]) == "arXiv 2404.12001 · HF 2024-04-19"  # the digest's card
     _, [nothing] = await run(bot, fake, "search", {"query": "zzzzqqq"})
     assert nothing["flags"] & EPHEMERAL
 
