@@ -202,6 +202,25 @@ async def test_a_skin_tone_thumbs_up_is_a_vote(bot: DiscordPlatform, repository:
     assert await votes(repository, result, 1) == -1
 
 
+async def test_taking_back_one_skin_tone_keeps_the_vote_another_one_still_shows(
+    fake: FakeDiscord, bot: DiscordPlatform, repository: InMemoryRepository
+) -> None:
+    result = await post_digest(repository, bot)
+    message_id = result.deliveries[1].platform_message_id
+    assert message_id is not None
+    shown = fake.messages[CHANNEL][message_id].reactions
+    for emoji in ("👍", "👍🏽"):  # Alice reacted with both: two reactions on Discord, one vote
+        shown.setdefault(emoji, []).append(ALICE)
+        await react(bot, result, 1, user_id=ALICE, emoji=emoji)
+    assert await votes(repository, result, 1) == 1
+    shown["👍🏽"].remove(ALICE)
+    await react(bot, result, 1, user_id=ALICE, emoji="👍🏽", added=False)
+    assert await votes(repository, result, 1) == 1  # her 👍 still stands
+    shown["👍"].remove(ALICE)
+    await react(bot, result, 1, user_id=ALICE, emoji="👍", added=False)
+    assert await votes(repository, result, 1) == 0
+
+
 async def test_clearing_all_reactions_or_one_emoji_withdraws_those_votes(
     fake: FakeDiscord, bot: DiscordPlatform, repository: InMemoryRepository
 ) -> None:

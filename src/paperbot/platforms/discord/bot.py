@@ -294,10 +294,25 @@ class DiscordPlatform(discord.Client):
             added=added,
         )
         try:
+            if not added and await self._still_voting(reaction):
+                return VoteOutcome.DUPLICATE  # another skin tone of the same vote is still there
             return await record_reaction(self.context.repository, reaction, vote_emojis=self.vote_emojis)
         except PaperbotError:
             log.exception("cannot record a vote", extra={"message_id": str(payload.message_id)})
             return VoteOutcome.IGNORED
+
+    async def _still_voting(self, reaction: Reaction) -> bool:
+        """After a removal: does the voter still show the same vote in another skin tone (👍 and 👍🏽 are two
+        reactions on Discord, one stored vote)? Read back only for digest items; unreadable means no."""
+        vote = vote_value(reaction.emoji, self.vote_emojis)
+        if vote is None:
+            return False
+        target = f"{PLATFORM}:{reaction.channel_id}"
+        delivery = await self.context.repository.find_delivery_by_message(target, reaction.message_id)
+        if delivery is None or delivery.item_id is None:
+            return False
+        shown = await self.votes.read_message(reaction.channel_id, reaction.message_id) or ()
+        return any(voter == reaction.voter_hash and base_emoji(emoji) == vote[0] for voter, emoji in shown)
 
     async def reconcile_votes(self) -> ReconcileResult:
         """Read back the votes of the digest messages the database knows (see :func:`reconcile_votes`)."""
