@@ -66,14 +66,11 @@ async def _run_bot(ctx: click.Context) -> None:
 
 
 def _voter_key(settings: Settings, token: str) -> bytes:
-    import hashlib
+    from paperbot.service.votes import voter_key
 
-    salt = settings.vote_salt
-    if salt is not None:
-        return hashlib.sha256(b"paperbot-votes:" + salt.get_secret_value().encode()).digest()
-    # No per-install secret configured: key by the bot's user id (from the token's first segment), which is
-    # stable across token resets. Hashes are then salted but not secret.
-    return hashlib.sha256(b"paperbot-votes:" + token.split(".", 1)[0].encode()).digest()
+    salt = settings.vote_salt.get_secret_value() if settings.vote_salt else None
+    # Without a secret: the bot's user id (the token's first segment), stable across token resets.
+    return voter_key("discord", salt, token.split(".", 1)[0])
 
 
 @discord.command("sync")

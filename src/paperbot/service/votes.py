@@ -61,6 +61,24 @@ class ReconcileStore(VoteStore, SubscriptionRepository, EventRepository, Protoco
     processed-event record live events are deduplicated with)."""
 
 
+#: The namespace of each platform's voter key, as first deployed (Discord's predates the platform part). Changing
+#: one would re-key every voter hash, so stored votes would no longer be recognised as the same voter's.
+VOTER_KEY_NAMESPACES: Mapping[str, bytes] = {"discord": b"paperbot-votes:", "slack": b"paperbot-votes:slack:"}
+
+
+def voter_key(platform: str, secret: str | None, identity: str) -> bytes:
+    """The per-install HMAC key of ``platform``'s voter hashes (the one derivation; the CLI and runners call it).
+
+    From the per-install secret (``PAPERBOT_VOTE_SALT``) when set; otherwise from ``identity``, something of the
+    install that survives a token rotation (Discord: the bot user id part of the token; Slack: ``team:user`` from
+    ``auth.test``), and the hashes are then keyed but not secret.
+    """
+    basis = secret if secret else identity
+    if not basis:
+        raise ValueError("a voter key needs the install's secret or its identity")
+    return hashlib.sha256(VOTER_KEY_NAMESPACES[platform] + basis.encode()).digest()
+
+
 class VoterHasher:
     """Voter id → HMAC-SHA256 hex (first 32 characters) under a per-install key; the raw id is never stored.
 

@@ -2,7 +2,8 @@
 
 It serves what paperbot uses: ``auth.test``, ``chat.postMessage`` (metadata, threads), ``conversations.history``
 (top-level messages only, metadata only with ``include_all_metadata``), ``conversations.replies``,
-``reactions.get`` / ``reactions.add``, ``users.info``, and response URLs (``/respond/…``) for slash commands.
+``reactions.get`` / ``reactions.add``, ``users.info``, response URLs (``/respond/…``) for slash commands, and
+Socket Mode (``apps.connections.open`` and its websocket, envelopes in, acknowledgements out).
 Failures are queued per method: 429 with ``Retry-After``, ``ratelimited``, ``fatal_error`` (optionally after
 posting: a lost answer), ``msg_too_long`` and any other error code.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-app-token"
@@ -111,6 +112,8 @@ class FakeSlack:
         #: Socket Mode: how many websocket sessions were opened, and the index in ``calls`` when each opened.
         self.socket_sessions: list[int] = []
         self._sockets: list[web.WebSocketResponse] = []
+        #: Socket Mode acknowledgements the app sent back, in order.
+        self.acks: list[dict[str, Any]] = []
         self._seq = itertools.count(1)
         self._changed = asyncio.Condition()
         self.base = ""
@@ -206,7 +209,8 @@ class FakeSlack:
         return web.Response(status=status, text=text)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        """The Socket Mode websocket: a ``hello`` on connect, then it stays open (no envelopes in these tests)."""
+        """The Socket Mode websocket: a ``hello`` on connect, then envelopes pushed by :meth:`send_envelope`; the
+        app's acknowledgements (``{"envelope_id": …}``) are recorded in ``acks``."""
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
@@ -215,9 +219,25 @@ class FakeSlack:
             self._changed.notify_all()
         await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
                             "connection_info": {"app_id": "A0PAPERBOT"}})  # fmt: skip
-        async for _ in ws:
-            pass
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            if isinstance(message, dict) and message.get("envelope_id"):
+                async with self._changed:
+                    self.acks.append(message)
+                    self._changed.notify_all()
         return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Push one event over the newest Socket Mode session, shaped as Slack documents it ("Socket Mode":
+        ``{"envelope_id", "type", "payload", "accepts_response_payload"}``; ``slash_commands`` carries the same
+        fields as the HTTP request body). The app must acknowledge it by sending back its ``envelope_id``."""
+        envelope_id = f"env-{next(self._seq)}"
+        await self._sockets[-1].send_json(
+            {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}
+        )
+        return envelope_id
 
     async def wait_for(self, predicate: Any, deadline: float = 5.0) -> None:
         """Wait (event-driven, with a generous deadline) until ``predicate()`` holds after some request."""

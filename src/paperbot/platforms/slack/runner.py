@@ -1,26 +1,19 @@
 """Running the Slack app from settings (``paperbot slack run`` and ``paperbot run``): which tokens each mode needs,
-the voter key, and the app itself."""
+and the app itself (its voter key from :func:`paperbot.service.votes.voter_key`)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import TYPE_CHECKING
 
 from paperbot.errors import ConfigError
-from paperbot.platforms.slack.api import auth_test, make_web_client
+from paperbot.platforms.slack.api import PLATFORM, auth_test, make_web_client
 from paperbot.platforms.slack.app import Identity, SlackPlatform
+from paperbot.service.votes import voter_key
 
 if TYPE_CHECKING:
     from paperbot.config import Settings
     from paperbot.service.commands import CommandContext
-
-
-def voter_key(salt: str | None, identity: Identity) -> bytes:
-    """The HMAC key for voter ids: from the per-install secret (``PAPERBOT_VOTE_SALT``) when set, else from the
-    workspace and bot user ids (stable across token rotations; hashes are then keyed but not secret)."""
-    basis = salt if salt else f"{identity.team_id}:{identity.user_id}"
-    return hashlib.sha256(b"paperbot-votes:slack:" + basis.encode()).digest()
 
 
 def app_token_of(settings: Settings) -> str:
@@ -69,7 +62,7 @@ async def run_slack(
     platform = SlackPlatform(
         context,
         client,
-        voter_key=voter_key(salt, identity),
+        voter_key=voter_key(PLATFORM, salt, f"{identity.team_id}:{identity.user_id}"),
         signing_secret=secret,
         admin_users=settings.slack_admin_users,
     )
