@@ -8,6 +8,7 @@ Failures are queued per route: 429 bodies with ``retry_after`` and the ``Via`` h
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -105,6 +106,9 @@ class FakeDiscord:
         #: Message ids whose nonce Discord no longer remembers ("checked for uniqueness in the past few minutes").
         self._forgotten_nonces: set[str] = set()
         self.non_text_channels: set[str] = set()
+        #: Requests answered with a queued failure, in order.
+        self.failed: list[Recorded] = []
+        self._changed = asyncio.Condition()
         self._seq = itertools.count(1)
         self.base = ""
 
@@ -187,8 +191,21 @@ class FakeDiscord:
                 failure = queue.pop(0)
                 if failure.apply_first:
                     await handler(request)
+                self.failed.append(self.requests[-1])
+                await self._notify()
                 return _json(failure.body, status=failure.status, headers=failure.headers)
-        return await handler(request)
+        response = await handler(request)
+        await self._notify()
+        return response
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Any, deadline: float = 5.0) -> None:
+        """Wait (event-driven, with a generous deadline) until ``predicate()`` holds after some request."""
+        async with asyncio.timeout(deadline), self._changed:
+            await self._changed.wait_for(predicate)
 
     async def _me(self, request: web.Request) -> web.Response:
         return _json(bot_user())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
@@ -33,7 +33,9 @@ def repository() -> InMemoryRepository:
 @pytest.fixture
 async def bot(fake: FakeDiscord, repository: InMemoryRepository) -> AsyncIterator[DiscordPlatform]:
     client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
-    await client.login("test-token")  # syncs the command tree to the fake
+    await client.login("test-token")  # starts syncing the command tree to the fake
+    assert client.command_sync is not None
+    assert await client.command_sync == "synced"
     yield client
     await client.close()
 
@@ -231,6 +233,8 @@ async def test_the_command_tree_is_synced_only_when_it_changed(
     async def start() -> DiscordPlatform:
         client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
         await client.login("test-token")
+        assert client.command_sync is not None
+        await client.command_sync
         return client
 
     puts = lambda: len(fake.calls("PUT", "/commands"))  # noqa: E731
@@ -268,7 +272,51 @@ async def test_a_failed_sync_is_logged_and_the_bot_still_starts(
     client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
     with caplog.at_level(logging.ERROR, logger="paperbot.platforms.discord.bot"):
         await client.login("test-token")  # does not raise
+        assert client.command_sync is not None
+        assert await client.command_sync == "failed"
     assert "command sync failed" in caplog.text
     assert fake.commands == []
     assert await client.sync_command_tree() == "synced"  # not recorded as synced: the next start tries again
+    await client.close()
+
+
+async def test_a_rate_limited_sync_does_not_hold_the_gateway_back(
+    fake: FakeDiscord, repository: InMemoryRepository
+) -> None:
+    """A 429 shorter than ``max_ratelimit_timeout`` is waited out by discord.py; inside ``setup_hook`` that wait
+    would come before the gateway connects (``/paper`` unanswered for up to two minutes after a deploy)."""
+    fake.fail("PUT", "/applications/", Failure(429, {"message": "You are being rate limited.", "retry_after": 90.0,
+              "global": False}, {"Via": "1.1 google", "Retry-After": "90", "X-RateLimit-Scope": "user"}))  # fmt: skip
+
+    def make() -> DiscordPlatform:
+        return DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
+
+    client = make()
+    await client.login("test-token")  # returns: the gateway may connect now
+    assert client.command_sync is not None and not client.command_sync.done()
+    await fake.wait_for(lambda: len(fake.failed) == 1)  # asked once and answered 429: now waiting it out
+    assert not client.command_sync.done()
+    other = make()  # another instance starting meanwhile does not sync the same JSON again
+    await other.login("test-token")
+    assert other.command_sync is not None
+    assert await other.command_sync == "unchanged"
+    await other.close()
+    await client.close()  # stops the waiting sync
+    assert client.command_sync.cancelled()
+    assert fake.commands == [] and len(fake.calls("PUT", "/commands")) == 1
+    restarted = make()
+    await restarted.login("test-token")  # the interrupted sync was not recorded as done: this one syncs
+    assert restarted.command_sync is not None
+    assert await restarted.command_sync == "synced"
+    assert [command["name"] for command in fake.commands] == ["paper"]
+    await restarted.close()
+
+
+async def test_a_finished_sync_is_remembered_for_a_month(fake: FakeDiscord, repository: InMemoryRepository) -> None:
+    client = DiscordPlatform(CommandContext(repository, now=lambda: NOW), voter_key=b"k" * 32)
+    await client.login("test-token")
+    assert client.command_sync is not None
+    assert await client.command_sync == "synced"
+    [(name, (_, until))] = repository._leases.items()
+    assert name.startswith("discord-commands:") and until - datetime.now(UTC) > timedelta(days=29)
     await client.close()

@@ -12,6 +12,7 @@ The command tree is synced only when its JSON changed since the last successful 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)
 #: How long the record "this command JSON was synced" is kept: a sync at least this often, even unchanged.
 COMMANDS_MARK_TTL = timedelta(days=30)
+#: How long the record is held while a sync is under way (longer than the two-minute 429 wait).
+COMMANDS_SYNC_TTL = timedelta(minutes=10)
 _DISCORD_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError)
 
 #: Korean names (as Discord's Korean client shows them) of the permissions a digest channel needs: the invite's
@@ -180,12 +183,24 @@ class DiscordPlatform(discord.Client):
         self.reconcile_days = reconcile_days
         self.votes = DiscordVoteReader(self, self.hash_voter, self.vote_emojis)
         self._reconciled = False
+        #: The background command sync started at login (tests await it), once started.
+        self.command_sync: asyncio.Task[str] | None = None
         self.tree: app_commands.CommandTree[DiscordPlatform] = app_commands.CommandTree(self)
         self.tree.add_command(paper_group(self))
 
     async def setup_hook(self) -> None:
+        """Sync the command tree in the background: ``setup_hook`` runs inside ``login``, before the gateway
+        connects, and a 429 up to ``max_ratelimit_timeout`` (two minutes) is waited out there. The commands
+        Discord already has keep working meanwhile; only a changed tree waits for the sync."""
         if self.sync_commands:
-            await self.sync_command_tree()
+            self.command_sync = asyncio.create_task(self.sync_command_tree(), name="discord-command-sync")
+
+    async def close(self) -> None:
+        task = self.command_sync
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await super().close()
 
     async def sync_command_tree(self, *, force: bool = False) -> str:
         """Sync the command tree when its JSON changed (or ``force``): "synced", "unchanged" or "failed".
@@ -196,16 +211,17 @@ class DiscordPlatform(discord.Client):
         … Upon hitting this limit … the bot token will be reset"), and command creates are limited too ("200
         application command creates per day, per guild").
 
-        Which JSON was synced is recorded as a lease named after its hash, held by no running instance and kept
-        for :data:`COMMANDS_MARK_TTL` (the one shared, atomic set-if-absent record every backend has): the first
-        instance to take it syncs, every later start sees it taken and skips.
+        Which JSON was synced is recorded as a lease named after its hash, held by no running instance (the one
+        shared, atomic set-if-absent record every backend has): taken for :data:`COMMANDS_SYNC_TTL` while syncing,
+        so a second instance starting meanwhile skips, and extended to :data:`COMMANDS_MARK_TTL` only once Discord
+        took the JSON. A failed or interrupted sync gives it back; a process killed mid-sync leaves it to expire.
         """
         digest = commands_hash(self.tree)
         mark = f"discord-commands:{self.application_id}:{digest[:32]}"
         holder = f"synced:{uuid.uuid4().hex}"
         repository = self.context.repository
         try:
-            fresh = await repository.acquire_lease(mark, holder, COMMANDS_MARK_TTL)
+            fresh = await repository.acquire_lease(mark, holder, COMMANDS_SYNC_TTL)
         except PaperbotError as exc:
             log.error("command sync skipped: cannot read the sync record", extra={"error": str(exc)})
             return "failed"
@@ -214,19 +230,31 @@ class DiscordPlatform(discord.Client):
             return "unchanged"
         try:
             synced = await self.tree.sync()
+        except asyncio.CancelledError:  # shutting down while waiting out a 429: not synced
+            if fresh:
+                await self._forget_sync(mark, holder)
+            raise
         except _DISCORD_ERRORS as exc:
             log.error(
                 "command sync failed; serving with the commands Discord already has",
                 extra={"error": f"{type(exc).__name__}: {exc}", "commands_hash": digest[:12]},
             )
             if fresh:
-                try:
-                    await repository.release_lease(mark, holder)  # so the next start tries again
-                except PaperbotError:
-                    log.warning("cannot clear the command sync record", extra={"mark": mark})
+                await self._forget_sync(mark, holder)  # so the next start tries again
             return "failed"
         log.info("command tree synced", extra={"commands": len(synced), "commands_hash": digest[:12]})
+        if fresh:
+            try:
+                await repository.acquire_lease(mark, holder, COMMANDS_MARK_TTL)
+            except PaperbotError as exc:  # the short mark then expires and a later start syncs again: harmless
+                log.warning("cannot record the command sync", extra={"error": str(exc)})
         return "synced"
+
+    async def _forget_sync(self, mark: str, holder: str) -> None:
+        try:
+            await self.context.repository.release_lease(mark, holder)
+        except PaperbotError:
+            log.warning("cannot clear the command sync record", extra={"mark": mark})
 
     async def on_ready(self) -> None:
         if not self._reconciled:
