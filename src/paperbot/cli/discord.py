@@ -65,23 +65,56 @@ async def _run_bot(ctx: click.Context) -> None:
         await serve_discord(settings, services)
 
 
+def _voter_key(settings: Settings, token: str) -> bytes:
+    from paperbot.service.votes import voter_key
+
+    salt = settings.vote_salt.get_secret_value() if settings.vote_salt else None
+    # Without a secret: the bot's user id (the token's first segment), stable across token resets.
+    return voter_key("discord", salt, token.split(".", 1)[0])
+
+
+@discord.command("sync")
+@click.pass_context
+def sync_command(ctx: click.Context) -> None:
+    """/paper 명령 목록을 Discord에 다시 등록합니다 (봇은 명령이 바뀌었을 때만 스스로 등록합니다)."""
+    from paperbot.store.migrate import ensure_schema
+
+    settings = settings_for(ctx)
+    problem = ensure_schema(settings.database_url)
+    if problem:
+        fail(problem, code=1)
+    if asyncio.run(_sync(ctx)) != "synced":
+        fail("명령 목록을 등록하지 못했습니다. 로그의 오류를 확인해 주세요.", code=1)
+    click.echo("/paper 명령 목록을 Discord에 등록했습니다.")
+
+
+async def _sync(ctx: click.Context) -> str:
+    from paperbot.bootstrap import build_services
+    from paperbot.platforms.discord.api import login, token_of, use_api_base
+    from paperbot.platforms.discord.bot import DiscordPlatform
+    from paperbot.service.commands import CommandContext
+
+    settings = settings_for(ctx)
+    token = token_of(settings)
+    use_api_base(settings.discord_api_base)
+    async with build_services(settings) as services:
+        bot = DiscordPlatform(
+            CommandContext(services.repository), voter_key=_voter_key(settings, token), sync_commands=False
+        )
+        async with bot:
+            await login(bot, token)
+            return await bot.sync_command_tree(force=True)
+
+
 async def serve_discord(settings: Settings, services: Services) -> None:
     """Hold the Discord gateway until cancelled (also used by ``paperbot run`` on the leader)."""
-    import hashlib
-
     from paperbot.platforms.discord.api import token_of, use_api_base
     from paperbot.platforms.discord.bot import DiscordPlatform
     from paperbot.service.commands import CommandContext
 
     token = token_of(settings)
     use_api_base(settings.discord_api_base)
-    salt = settings.vote_salt
-    if salt is not None:
-        key = hashlib.sha256(b"paperbot-votes:" + salt.get_secret_value().encode()).digest()
-    else:
-        # No per-install secret configured: key by the bot's user id (from the token's first segment), which is
-        # stable across token resets. Hashes are then salted but not secret.
-        key = hashlib.sha256(b"paperbot-votes:" + token.split(".", 1)[0].encode()).digest()
+    key = _voter_key(settings, token)
     context = CommandContext(
         services.repository,
         timezone=settings.timezone,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 from paperbot.cli.common import fail, settings_for
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
     from typing import Any
 
     from paperbot.bootstrap import Services
@@ -31,8 +31,9 @@ class _StopRequestedError(Exception):
     """SIGTERM/SIGINT: leave the TaskGroup (cancelling everything) and exit 0."""
 
 
-class PlatformStoppedError(Exception):
-    """A platform's run loop returned or failed: the process exits non-zero so a supervisor restarts it."""
+#: A platform that stopped or failed is started again after this pause, doubled each time up to the cap.
+PLATFORM_RESTART_FIRST = 60.0
+PLATFORM_RESTART_MAX = 3600.0
 
 
 @click.command()
@@ -119,14 +120,22 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _platform(name: str, coro: Coroutine[Any, Any, None]) -> NoReturn:
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        raise PlatformStoppedError(f"{name}: {type(exc).__name__}: {exc}") from exc
-    raise PlatformStoppedError(f"{name} stopped")
+async def _platform(name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run one platform for good: when it returns or fails, log it and start it again after a pause that doubles
+    up to an hour. It never raises (cancellation aside): one platform's failure never stops the other one, the
+    scheduler or the web archive, and a crash loop cannot spend Discord's 1,000 IDENTIFY a day."""
+    delay = PLATFORM_RESTART_FIRST
+    while True:
+        try:
+            await start()
+            problem = "stopped"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        logger.error("platform %s: %s; starting it again in %.0f s (the rest keeps running)", name, problem, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, PLATFORM_RESTART_MAX)
 
 
 async def _main(  # noqa: PLR0915
@@ -206,7 +215,7 @@ async def _main(  # noqa: PLR0915
                 if discord_on:
                     from paperbot.cli.discord import serve_discord
 
-                    group.create_task(_platform("discord", serve_discord(settings, services)))
+                    group.create_task(_platform("discord", lambda: serve_discord(settings, services)))
 
         code = 0
         try:
@@ -225,7 +234,7 @@ async def _main(  # noqa: PLR0915
                     routes = health_routes(registry, leadership.elected.is_set)
                     tg.create_task(serve(archive_app(settings, services, extra=routes), http_socket))
                 if slack_on:
-                    from paperbot.platforms.slack.app import run_slack
+                    from paperbot.platforms.slack.runner import run_slack
                     from paperbot.service.commands import CommandContext
 
                     context = CommandContext(
@@ -235,14 +244,18 @@ async def _main(  # noqa: PLR0915
                         summarizer=services.summarizer,
                         web_base_url=settings.web_base_url,
                     )
-                    tg.create_task(_platform("slack", run_slack(settings, context, http_port=settings.slack_http_port)))
+                    tg.create_task(
+                        _platform(
+                            "slack",
+                            lambda: run_slack(
+                                settings, context, http_port=settings.slack_http_port, leader=leadership.elected
+                            ),
+                        )
+                    )
         except* _StopRequestedError:
             logger.info("paperbot run: stopping (signal)")
         except* LeadershipLostError as group:
             logger.error("paperbot run: %s; exiting so a supervisor restarts this instance", _first(group))
-            code = 1
-        except* PlatformStoppedError as group:
-            logger.error("paperbot run: platform stopped: %s", _first(group))
             code = 1
         except* Exception as group:
             logger.error("paperbot run: unexpected %s", type(_first(group)).__name__, exc_info=_first(group))

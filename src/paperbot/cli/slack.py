@@ -57,7 +57,7 @@ def run_command(ctx: click.Context, http_mode: bool, port: int | None) -> None:
 
 async def _run(ctx: click.Context, http_port: int | None) -> None:
     from paperbot.bootstrap import build_services
-    from paperbot.platforms.slack.app import run_slack
+    from paperbot.platforms.slack.runner import run_slack
     from paperbot.service.commands import CommandContext
 
     settings = settings_for(ctx)

@@ -19,6 +19,7 @@ from typing import Any
 import discord
 import discord.http
 
+from paperbot.platforms.discord.invite import REQUIRED_PERMISSIONS
 from tests.platforms.discord.fake_api import APP_ID, user
 
 GUILD_ID = 700000000000000001
@@ -80,8 +81,12 @@ def slash(
     permissions: discord.Permissions = MEMBER,
     command: str = "paper",
     interaction_type: int = 2,
+    app_permissions: discord.Permissions = REQUIRED_PERMISSIONS,
+    channel_type: int = 0,
 ) -> dict[str, Any]:
-    """An ``INTERACTION_CREATE`` for ``/paper <subcommand> option:value …`` typed in a guild text channel."""
+    """An ``INTERACTION_CREATE`` for ``/paper <subcommand> option:value …`` typed in a guild text channel
+    (``channel_type`` 11: a public thread, 15's posts are threads too), the bot holding ``app_permissions`` there
+    (default: what the invite grants)."""
     option_types = {str: 3, int: 4, bool: 5}
     sub_options = [
         {"name": name, "type": option_types[type(value)], "value": value} for name, value in (options or {}).items()
@@ -89,6 +94,26 @@ def slash(
     if interaction_type == 4:  # autocomplete: the first option is the one being typed
         sub_options[0]["focused"] = True
     interaction_id = next(_ids)
+    channel: dict[str, Any] = {
+        "id": str(channel_id),
+        "type": channel_type,
+        "guild_id": str(GUILD_ID),
+        "name": "papers",
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+    }
+    if channel_type in (10, 11, 12):  # a thread: the partial channel carries its thread_metadata
+        channel |= {
+            "parent_id": "710000000000000001", "owner_id": str(user_id), "message_count": 1, "member_count": 1,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                "archive_timestamp": "2024-04-19T00:00:00.000000+00:00"},
+        }  # fmt: skip
     return {
         "id": str(interaction_id),
         "application_id": str(APP_ID),
@@ -98,22 +123,9 @@ def slash(
         "guild_id": str(GUILD_ID),
         "guild": {"id": str(GUILD_ID), "locale": "ko", "features": []},
         "channel_id": str(channel_id),
-        "channel": {
-            "id": str(channel_id),
-            "type": 0,
-            "guild_id": str(GUILD_ID),
-            "name": "papers",
-            "position": 0,
-            "permission_overwrites": [],
-            "nsfw": False,
-            "parent_id": None,
-            "topic": None,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "flags": 0,
-        },
+        "channel": channel,
         "member": member(user_id, permissions),
-        "app_permissions": str(discord.Permissions(send_messages=True, embed_links=True).value),
+        "app_permissions": str(app_permissions.value),
         "locale": "ko",
         "guild_locale": "ko",
         "entitlements": [],

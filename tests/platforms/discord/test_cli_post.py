@@ -49,3 +49,23 @@ async def test_cli_posts_the_digest_once(fake: FakeDiscord, sqlite_url: str) -> 
     assert second.exit_code == 0, second.output
     assert "이미 게시되었습니다" in second.stdout
     assert len(fake.sent(CHANNEL)) == 4
+
+
+def _sync(url: str, api_base: str) -> Result:
+    env = {"PAPERBOT_DATABASE_URL": url, "PAPERBOT_DISCORD_TOKEN": "test-token", "PAPERBOT_DISCORD_API_BASE": api_base,
+           "PAPERBOT_LOG_LEVEL": "WARNING"}  # fmt: skip
+    return CliRunner().invoke(cli, ["discord", "sync"], env=env, catch_exceptions=False)
+
+
+async def test_discord_sync_registers_the_commands_even_unchanged(fake: FakeDiscord, sqlite_url: str) -> None:
+    from tests.platforms.discord.fake_api import Failure
+
+    for expected in (1, 2):  # forced: the second run syncs again although nothing changed
+        result = await asyncio.to_thread(_sync, sqlite_url, fake.base)
+        assert result.exit_code == 0, result.output
+        assert "등록했습니다" in result.stdout
+        assert len(fake.calls("PUT", "/commands")) == expected
+    assert [command["name"] for command in fake.commands] == ["paper"]
+    fake.fail("PUT", "/applications/", Failure(400, {"message": "Invalid Form Body", "code": 50035, "errors": {}}))
+    failed = await asyncio.to_thread(_sync, sqlite_url, fake.base)
+    assert failed.exit_code == 1 and "등록하지 못했습니다" in failed.output

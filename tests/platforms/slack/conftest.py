@@ -125,5 +125,5 @@ async def platform(fake: FakeSlack, settings: Settings, repository: InMemoryRepo
         on_vote=outcomes.put_nowait,
     )
     app.outcomes = outcomes  # type: ignore[attr-defined]
-    await app.start(reconcile=False)
+    await app.start()
     return app

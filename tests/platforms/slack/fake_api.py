@@ -2,7 +2,8 @@
 
 It serves what paperbot uses: ``auth.test``, ``chat.postMessage`` (metadata, threads), ``conversations.history``
 (top-level messages only, metadata only with ``include_all_metadata``), ``conversations.replies``,
-``reactions.get`` / ``reactions.add``, ``users.info``, and response URLs (``/respond/…``) for slash commands.
+``reactions.get`` / ``reactions.add``, ``users.info``, response URLs (``/respond/…``) for slash commands, and
+Socket Mode (``apps.connections.open`` and its websocket, envelopes in, acknowledgements out).
 Failures are queued per method: 429 with ``Retry-After``, ``ratelimited``, ``fatal_error`` (optionally after
 posting: a lost answer), ``msg_too_long`` and any other error code.
 """
@@ -19,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-app-token"
 BOT_USER = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM = "T0TEAM001"
@@ -96,11 +98,22 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self.responses: list[dict[str, Any]] = []  # bodies POSTed to response URLs
+        self.responses: list[dict[str, Any]] = []  # bodies POSTed to response URLs (and taken)
+        self.refused: list[dict[str, Any]] = []  # bodies a response URL refused
         self.channels: dict[str, list[FakeMessage]] = {}
         self.failures: dict[str, list[Failure | None]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.gone_channels: set[str] = set()
+        #: Channels the bot is not a member of: ``chat.postMessage`` answers ``not_in_channel`` there (paperbot has
+        #: no ``chat:write.public``), while a response URL still works ("respond" needs no membership).
+        self.not_member: set[str] = set()
+        #: Queued answers of response URLs: webhooks report errors as an HTTP status and a short error string.
+        self.respond_failures: list[tuple[int, str]] = []
+        #: Socket Mode: how many websocket sessions were opened, and the index in ``calls`` when each opened.
+        self.socket_sessions: list[int] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        #: Socket Mode acknowledgements the app sent back, in order.
+        self.acks: list[dict[str, Any]] = []
         self._seq = itertools.count(1)
         self._changed = asyncio.Condition()
         self.base = ""
@@ -161,16 +174,19 @@ class FakeSlack:
         app = web.Application(middlewares=[self._record])
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/socket", self._socket)
         return app
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/respond/"):
+        if request.path.startswith(("/respond/", "/socket")):
             return await handler(request)
         params = await _params(request)
         method = request.match_info.get("method") or request.path.rsplit("/", 1)[-1]
         self.calls.append(Call(method, params, dict(request.headers)))
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        # apps.connections.open takes the app-level token (xapp-…), every other method the bot token.
+        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         queue = self.failures.get(method)
         failure = queue.pop(0) if queue else None
@@ -183,10 +199,54 @@ class FakeSlack:
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
+        status, text = self.respond_failures.pop(0) if self.respond_failures else (200, "ok")
         async with self._changed:
-            self.responses.append({"url_name": request.match_info["name"], **body})
+            if status == 200:
+                self.responses.append({"url_name": request.match_info["name"], **body})
+            else:
+                self.refused.append({"status": status, "error": text, **body})
             self._changed.notify_all()
-        return web.Response(text="ok")
+        return web.Response(status=status, text=text)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """The Socket Mode websocket: a ``hello`` on connect, then envelopes pushed by :meth:`send_envelope`; the
+        app's acknowledgements (``{"envelope_id": …}``) are recorded in ``acks``."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        async with self._changed:
+            self.socket_sessions.append(len(self.calls))
+            self._changed.notify_all()
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                            "connection_info": {"app_id": "A0PAPERBOT"}})  # fmt: skip
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            if isinstance(message, dict) and message.get("envelope_id"):
+                async with self._changed:
+                    self.acks.append(message)
+                    self._changed.notify_all()
+        return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Push one event over the newest Socket Mode session, shaped as Slack documents it ("Socket Mode":
+        ``{"envelope_id", "type", "payload", "accepts_response_payload"}``; ``slash_commands`` carries the same
+        fields as the HTTP request body). The app must acknowledge it by sending back its ``envelope_id``."""
+        envelope_id = f"env-{next(self._seq)}"
+        await self._sockets[-1].send_json(
+            {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}
+        )
+        return envelope_id
+
+    async def wait_for(self, predicate: Any, deadline: float = 5.0) -> None:
+        """Wait (event-driven, with a generous deadline) until ``predicate()`` holds after some request."""
+        async with asyncio.timeout(deadline), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def close_sockets(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -199,19 +259,29 @@ class FakeSlack:
             "reactions.get": self._reactions_get,
             "reactions.add": self._reactions_add,
             "users.info": self._users_info,
+            "apps.connections.open": self._connections_open,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
         channel = params.get("channel")
         if channel in self.gone_channels:
             return web.json_response({"ok": False, "error": "channel_not_found"})
-        return web.json_response(handler(params))
+        answer = handler(params)
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response(answer)
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://team.slack.com/", "team": "Team", "user": "paperbot", "team_id": TEAM,
                 "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}  # fmt: skip
 
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ws_root = self.root.replace("http://", "ws://", 1)
+        return {"ok": True, "url": f"{ws_root}/socket"}
+
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params["channel"] in self.not_member:
+            return {"ok": False, "error": "not_in_channel"}
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
@@ -288,4 +358,5 @@ async def running_fake_slack() -> AsyncIterator[FakeSlack]:
     try:
         yield fake
     finally:
+        await fake.close_sockets()
         await runner.cleanup()

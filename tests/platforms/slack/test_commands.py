@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -221,3 +222,62 @@ async def test_config_min_upvotes_odd_values_get_a_usage_answer_not_a_crash(
     assert "min_upvotes" in answer["text"] or "최소 추천 수" in answer["text"]
     [subscription] = await repository.list_subscriptions(platform="slack")
     assert subscription.filters == ChannelFilters()
+
+
+async def test_a_refused_answer_is_logged_and_followed_by_a_short_plain_text_one(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bolt's ``respond`` returns the response URL's answer and never raises: a 400 used to vanish silently."""
+    await store_papers(repository, [paper(n) for n in range(3)])
+    fake.respond_failures.append((400, "invalid_blocks"))
+    with caplog.at_level(logging.WARNING, logger="paperbot.platforms.slack.app"):
+        response = await platform.app.async_dispatch(command_request("today", response_url=fake.response_url()))
+        assert response.status == 200
+        [answer] = await fake.wait_for_responses(1)
+    [refused] = fake.refused
+    assert refused["status"] == 400 and refused["blocks"]
+    assert "blocks" not in answer and "2024-04-19" in answer["text"] and "줄였습니다" in answer["text"]
+    assert answer["response_type"] == "in_channel"
+    [logged] = [r for r in caplog.records if r.getMessage() == "slack respond refused"]
+    assert (logged.status, logged.body) == (400, "invalid_blocks")  # type: ignore[attr-defined]
+
+
+async def test_subscribe_is_confirmed_in_the_channel(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository
+) -> None:
+    answer = await run_command(platform, fake, "subscribe daily 08:00", user=ADMIN)
+    assert "✅" in answer["text"]
+    [confirmation] = fake.messages(CHANNEL)
+    assert "✅" in confirmation.text and "08:00" in confirmation.text
+    assert len(await repository.list_subscriptions(platform="slack")) == 1
+
+
+async def test_subscribe_where_the_bot_is_not_a_member_is_refused_at_once(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository
+) -> None:
+    """``respond`` works without membership, so the old ✅ came back; the first digest then failed with
+    ``not_in_channel``. The confirmation goes through ``chat.postMessage`` like a digest, and fails the same way."""
+    previous = Subscription(platform="slack", channel_id=CHANNEL, kind=DigestKind.WEEKLY, time="07:00")
+    await repository.save_subscription(previous)
+    fake.not_member.add(CHANNEL)
+    answer = await run_command(platform, fake, "subscribe daily 08:00", user=ADMIN)
+    assert answer["response_type"] == "ephemeral"
+    assert "/invite @paperbot" in answer["text"] and "구독하지 않았습니다" in answer["text"]
+    [kept] = await repository.list_subscriptions(platform="slack")  # put back as it was
+    assert (kept.kind, kept.time) == (DigestKind.WEEKLY, "07:00")
+    fake.not_member.discard(CHANNEL)
+    fake.gone_channels.add(CHANNEL)
+    answer = await run_command(platform, fake, "subscribe daily", user=ADMIN)
+    assert "channel_not_found" in answer["text"]
+
+
+async def test_subscribe_in_a_direct_message_is_refused(
+    platform: Any, fake: FakeSlack, repository: InMemoryRepository
+) -> None:
+    before = len(fake.responses)
+    request = command_request("subscribe", user=ADMIN, channel="D0DIRECT01", response_url=fake.response_url())
+    await platform.app.async_dispatch(request)
+    [answer] = (await fake.wait_for_responses(before + 1))[before:]
+    assert answer["response_type"] == "ephemeral" and "다이렉트 메시지" in answer["text"]
+    assert await repository.list_subscriptions() == []
+    assert not fake.called("chat.postMessage")

@@ -216,3 +216,18 @@ async def test_bad_token_channel_and_missing_token_are_config_errors(fake: FakeS
         await publish_once(wrong, repository, digest, CHANNEL)
     assert not posts(fake)
     assert BOT_USER  # the fake's bot user is what auth.test reports
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15's helper: a rejected header stops the pass (platforms/slack/api.py)")
+async def test_a_rejected_header_stops_the_pass_instead_of_flooding_the_channel(
+    fake: FakeSlack, settings: Settings, pacer: ChannelPacer
+) -> None:
+    """The papers are replies in the header's thread; with the header rejected (``invalid_blocks``,
+    ``msg_too_long``…) there is no ``thread_ts``, and posting them anyway puts every paper top-level."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 3)
+    fake.fail("chat.postMessage", Failure("invalid_blocks"))  # the header
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert not result.complete
+    assert fake.messages(CHANNEL) == []  # nothing top-level
+    assert len(posts(fake)) == 1

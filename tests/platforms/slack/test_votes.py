@@ -7,7 +7,7 @@ from typing import Any
 
 from paperbot.config import Settings
 from paperbot.platforms.slack import ChannelPacer, publish_once
-from paperbot.platforms.slack.app import normalize_reaction, vote_emoji
+from paperbot.platforms.slack.votes import normalize_reaction, vote_emoji
 from paperbot.service.votes import VoteOutcome
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.slack.conftest import CHANNEL, MEMBER, daily_digest
@@ -119,8 +119,8 @@ async def test_reconcile_counts_votes_cast_while_away(
     fake.react(CHANNEL, first.ts, "thumbsup::skin-tone-5", MEMBER)
     fake.react(CHANNEL, first.ts, "thumbsup", OTHER)
     fake.react(CHANNEL, second.ts, "thumbsdown", MEMBER)
-    assert await platform.reconcile_votes() == 3
-    assert await platform.reconcile_votes() == 0  # idempotent
+    assert (await platform.reconcile_votes()).added == 3
+    assert (await platform.reconcile_votes()).added == 0  # idempotent
     ids = []
     for message in (first, second):
         delivery = await repository.find_delivery_by_message(f"slack:{CHANNEL}", message.ts)
@@ -128,11 +128,13 @@ async def test_reconcile_counts_votes_cast_while_away(
         ids.append(delivery.item_id)
     assert await totals(repository, ids) == {ids[0]: 2, ids[1]: -1}
     assert {c.params["timestamp"] for c in fake.called("reactions.get")} == {first.ts, second.ts}
+    # From the deliveries the database knows: one thread read per digest, no channel history.
+    assert len(fake.called("conversations.replies")) == 2 and not fake.called("conversations.history")
 
     # Away again: OTHER takes back 👍 on the first paper, MEMBER takes back 👎 on the second.
     fake.unreact(CHANNEL, first.ts, "thumbsup", OTHER)
     fake.unreact(CHANNEL, second.ts, "thumbsdown", MEMBER)
-    assert await platform.reconcile_votes() == 0
+    assert (await platform.reconcile_votes()).removed == 2
     assert await totals(repository, ids) == {ids[0]: 1}  # the second paper has no vote left
 
 

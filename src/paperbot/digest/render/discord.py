@@ -11,9 +11,11 @@ between atoms (see :mod:`paperbot.digest.text`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from paperbot.digest.render.common import (
+    NO_SUMMARY,
     RenderedMessage,
     archive_link,
     arxiv_id,
@@ -188,6 +190,19 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     if cut:
         lines.insert(0, f"제목: {clean(item.title)}")
     return embed, lines
+
+
+def item_card(
+    entry: DigestEntry, *, bullets: Sequence[str] | None = None, budget: int = LIMITS["total"]
+) -> dict[str, Any]:
+    """One item's card as the digest draws it, in a single embed of at most ``budget`` characters (command replies
+    show several per message); ``bullets`` replaces the summary's when the reply chose its own (e.g. the first)."""
+    embed, lines = _entry_embed(entry)
+    if bullets is not None:
+        lines = [f"• {line}" for line in (clean(b) for b in bullets) if line] or [f"• {NO_SUMMARY}"]
+    room = max(100, min(LIMITS["description"], budget - embed_size(embed)))
+    embed["description"] = truncate("\n".join(lines), room, escape_atom)[0]
+    return embed
 
 
 def _entry_messages(entry: DigestEntry) -> list[RenderedMessage]:

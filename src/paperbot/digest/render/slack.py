@@ -11,9 +11,11 @@ Limits (``LIMITS``) are checked in UTF-16 units: header 150, section text 3000, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from paperbot.digest.render.common import (
+    NO_SUMMARY,
     RenderedMessage,
     archive_link,
     arxiv_id,
@@ -182,7 +184,14 @@ def _title_text(entry: DigestEntry) -> tuple[str, bool]:
     return (f"*<{link}|{title}>*" if link else f"*{title}*"), cut
 
 
-def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
+def item_card(entry: DigestEntry, *, bullets: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One item's blocks as the digest draws them (command replies reuse them); ``bullets`` replaces the summary's
+    when the reply chose its own (e.g. the first)."""
+    lines = None if bullets is None else ([f"• {b}" for b in (clean(x) for x in bullets) if b] or [f"• {NO_SUMMARY}"])
+    return _entry_blocks(entry, lines=lines)[0]
+
+
+def _entry_blocks(entry: DigestEntry, *, lines: list[str] | None = None) -> tuple[list[dict[str, Any]], str]:
     item = entry.item
     head, cut = _title_text(entry)
     thumb = thumbnail(item)
@@ -208,13 +217,15 @@ def _entry_blocks(entry: DigestEntry) -> tuple[list[dict[str, Any]], str]:
     blocks.append(
         _context(" · ".join(facts), ("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)) if names else "")
     )
-    nested = outline(entry)
+    nested = outline(entry) if lines is None else []
     title_line = [f"제목: {clean(item.title)}"] if cut else []
     if any(depth for depth, _ in nested):  # a post's nested highlights: Slack's own bullet lists
         blocks.extend(_section(chunk) for chunk in pack_lines(title_line, LIMITS["text"], escape_atom))
         blocks.extend(rich_outline_blocks(nested))
     else:
-        lines = [*title_line, *(f"• {b}" for b in bullets(entry))]
+        if lines is None:
+            lines = [f"• {b}" for b in bullets(entry)]
+        lines = [*title_line, *lines]
         blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
     if clean(entry.reason):
         blocks.append(_context("💡 선정 이유: " + truncate(entry.reason, 1000, escape_atom)[0]))

@@ -1,8 +1,9 @@
 """Command replies (:class:`paperbot.service.commands.Reply`) as Discord message arguments.
 
-Untrusted text (titles, authors, bullets, filter values an admin typed) goes through the digest renderer's
-``escape``; links come only from item metadata. Every limit is respected: at most 10 embeds per message and 6000
-characters across them, so long answers are spread over several follow-up messages.
+Papers are drawn by the digest's own card renderer (:func:`paperbot.digest.render.discord.item_card`), so a paper
+looks the same in a digest and in an answer. Untrusted text (titles, authors, bullets, filter values an admin typed)
+goes through the digest renderer's ``escape``; links come only from item metadata. Every limit is respected: at
+most 10 embeds per message and 6000 characters across them, so long answers are spread over several messages.
 """
 
 from __future__ import annotations
@@ -11,16 +12,10 @@ from typing import Any
 
 import discord
 
-from paperbot.digest.render.common import arxiv_id, safe_url
-from paperbot.digest.render.discord import (
-    AUTHORS_BUDGET,
-    LIMITS,
-    embed_size,
-    escape,
-    escape_atom,
-    item_embed_head,
-)
-from paperbot.digest.text import clean, join_limited, truncate
+from paperbot.digest.render.common import safe_url
+from paperbot.digest.render.discord import LIMITS, escape, item_card
+from paperbot.digest.text import truncate
+from paperbot.domain import DigestEntry
 from paperbot.service.commands import PaperView, Reply
 
 #: Room for one paper in a reply that shows up to ``per_message`` of them, within 6000 characters in all.
@@ -29,26 +24,14 @@ PAPERS_PER_MESSAGE = 5
 COLOR_INFO = 0x2B2D31
 
 
+def entry_of(view: PaperView) -> DigestEntry:
+    """A reply's paper as a digest entry, so the digest's card renderer draws it."""
+    return DigestEntry(item=view.item, rank=0, reason=view.reason, team_votes=view.channel_votes)
+
+
 def paper_embed(view: PaperView, *, description_budget: int) -> dict[str, Any]:
-    item = view.item
-    embed, _ = item_embed_head(item)
-    fields = [{"name": "👍 HF 추천", "value": str(item.upvotes), "inline": True}]
-    if view.channel_votes:
-        fields.append({"name": "🗳️ 채널 투표", "value": f"{view.channel_votes:+d}", "inline": True})
-    fields.append({"name": "📅 날짜", "value": item.day.isoformat(), "inline": True})
-    names = [name for name in (clean(a) for a in item.authors) if name]
-    if names:
-        fields.append({"name": "✍️ 저자", "value": join_limited(names, AUTHORS_BUDGET, escape_atom), "inline": False})
-    if clean(view.reason):
-        fields.append({"name": "💡 선정 이유", "value": truncate(view.reason, 256, escape_atom)[0], "inline": False})
-    embed["fields"] = fields
-    ident = arxiv_id(item)
-    if ident:
-        embed["footer"] = {"text": f"arXiv {ident}"}
-    lines = [f"• {clean(b)}" for b in view.bullets if clean(b)] or ["요약이 아직 없습니다."]
-    budget = max(100, min(LIMITS["description"], description_budget - embed_size(embed)))
-    embed["description"] = truncate("\n".join(lines), budget, escape_atom)[0]
-    return embed
+    """The paper's card exactly as the digest draws it (:func:`item_card`), within ``description_budget``."""
+    return item_card(entry_of(view), bullets=view.bullets, budget=description_budget)
 
 
 def fields_embed(fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:

@@ -1,18 +1,20 @@
 """Command replies (:class:`paperbot.service.commands.Reply`) as Block Kit for ``respond``.
 
 ``Reply.text`` is trusted Korean written by the use case; it still goes into a ``plain_text`` section, which Slack
-never parses. Untrusted text (titles, authors, bullets, filter values an admin typed) goes through the digest
-renderer's ``escape`` into ``mrkdwn`` objects with ``verbatim: true``; links come only from item metadata. At most
-50 blocks and 3000 characters per section.
+never parses. Papers are drawn by the digest's own card renderer (:func:`paperbot.digest.render.slack.item_card`),
+so a paper looks the same in a digest and in an answer. Untrusted text (titles, authors, bullets, filter values an
+admin typed) goes through the digest renderer's ``escape`` into ``mrkdwn`` objects with ``verbatim: true``; links
+come only from item metadata. At most 50 blocks and 3000 characters per section.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from paperbot.digest.render.common import arxiv_id, item_link, safe_url, thumbnail
-from paperbot.digest.render.slack import AUTHORS_BUDGET, LIMITS, escape, escape_atom
-from paperbot.digest.text import clean, join_limited, truncate
+from paperbot.digest.render.common import safe_url
+from paperbot.digest.render.slack import LIMITS, escape, item_card
+from paperbot.digest.text import truncate
+from paperbot.domain import DigestEntry
 from paperbot.service.commands import PaperView, Reply
 
 _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
@@ -36,31 +38,9 @@ def _plain_section(text: str) -> dict[str, Any]:
 
 
 def paper_blocks(view: PaperView) -> list[dict[str, Any]]:
-    item = view.item
-    link = item_link(item)
-    room = LIMITS["text"] - (len(link) + 8 if link else 4) - 1500
-    title, _ = truncate(clean(item.title) or "(제목 없음)", min(room, 500), escape_atom)
-    head = f"*<{link}|{title}>*" if link else f"*{title}*"
-    lines = [f"• {clean(b)}" for b in view.bullets if clean(b)] or ["요약이 아직 없습니다."]
-    body, _ = truncate("\n".join(lines), LIMITS["text"] - len(head) - 2, escape_atom)
-    section: dict[str, Any] = {"type": "section", "text": _mrkdwn(f"{head}\n{body}")}
-    thumb = thumbnail(item)
-    if thumb:
-        section["accessory"] = {"type": "image", "image_url": thumb, "alt_text": "썸네일"}
-    facts = [f"👍 HF 추천 {item.upvotes}"]
-    if view.channel_votes:
-        facts.append(f"🗳️ 채널 투표 {view.channel_votes:+d}")
-    facts.append(f"📅 {item.day.isoformat()}")
-    ident = arxiv_id(item)
-    if ident:
-        facts.append(f"arXiv {ident}")
-    elements = [_mrkdwn(" · ".join(facts))]
-    names = [name for name in (clean(a) for a in item.authors) if name]
-    if names:
-        elements.append(_mrkdwn("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)))
-    if clean(view.reason):
-        elements.append(_mrkdwn("💡 " + truncate(view.reason, 500, escape_atom)[0]))
-    return [section, {"type": "context", "elements": elements}]
+    """The paper's blocks exactly as the digest draws them (:func:`item_card`)."""
+    entry = DigestEntry(item=view.item, rank=0, reason=view.reason, team_votes=view.channel_votes)
+    return item_card(entry, bullets=view.bullets)
 
 
 def fields_block(fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
