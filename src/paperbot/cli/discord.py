@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
 
 if TYPE_CHECKING:
-    from paperbot.bootstrap import Services
-    from paperbot.config import Settings
+    from paperbot.bootstrap import App
 
 
 @click.group()
@@ -48,47 +47,19 @@ async def _application_id(ctx: click.Context) -> str:
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
     """봇을 실행합니다: /paper 명령에 답하고 반응 투표를 셉니다 (게이트웨이 연결, Ctrl+C로 종료)."""
-    from paperbot.store.migrate import ensure_schema
+    from paperbot.platforms.discord.api import token_of
 
-    settings = settings_for(ctx)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
-    asyncio.run(_run_bot(ctx))
+    token_of(settings_for(ctx))  # a missing token is a configuration error before anything opens
+    run_app(ctx, serve_discord)
 
 
-async def _run_bot(ctx: click.Context) -> None:
-    from paperbot.bootstrap import build_services
-
-    settings = settings_for(ctx)
-    async with build_services(settings) as services:
-        await serve_discord(settings, services)
-
-
-async def serve_discord(settings: Settings, services: Services) -> None:
+async def serve_discord(app: App) -> None:
     """Hold the Discord gateway until cancelled (also used by ``paperbot run`` on the leader)."""
-    import hashlib
-
     from paperbot.platforms.discord.api import token_of, use_api_base
     from paperbot.platforms.discord.bot import DiscordPlatform
-    from paperbot.service.commands import CommandContext
 
-    token = token_of(settings)
-    use_api_base(settings.discord_api_base)
-    salt = settings.vote_salt
-    if salt is not None:
-        key = hashlib.sha256(b"paperbot-votes:" + salt.get_secret_value().encode()).digest()
-    else:
-        # No per-install secret configured: key by the bot's user id (from the token's first segment), which is
-        # stable across token resets. Hashes are then salted but not secret.
-        key = hashlib.sha256(b"paperbot-votes:" + token.split(".", 1)[0].encode()).digest()
-    context = CommandContext(
-        services.repository,
-        timezone=settings.timezone,
-        sources=services.sources,
-        summarizer=services.summarizer,
-        web_base_url=settings.web_base_url,
-    )
-    bot = DiscordPlatform(context, voter_key=key)
+    token = token_of(app.settings)
+    use_api_base(app.settings.discord_api_base)
+    bot = DiscordPlatform(app.commands, voter_key=app.discord_voter_key())
     async with bot:
         await bot.start(token)

@@ -65,6 +65,7 @@ from paperbot.domain import (
 )
 from paperbot.errors import StoreError
 from paperbot.store import bulk, search
+from paperbot.store.deliveries import chunk_columns, chunk_of, store_chunks
 from paperbot.store.engine import READ_ONLY, json_loads
 from paperbot.store.models import (
     DeliveryRow,
@@ -159,6 +160,7 @@ def _delivery(row: Any) -> Delivery:
         attempts=row.attempts,
         last_error=row.last_error,
         updated_at=row.updated_at,
+        content=chunk_of(row),
     )
 
 
@@ -671,6 +673,7 @@ class SqlRepository:
                     last_error=delivery.last_error,
                     created_at=now,
                     updated_at=now,
+                    **chunk_columns(delivery.content),
                 )
                 .on_conflict_do_nothing(index_elements=["run_id", "target", "chunk"])
                 .returning(*DeliveryRow.__table__.c)
@@ -688,6 +691,11 @@ class SqlRepository:
                 )
             ).one()
         return Stored(_delivery(row), created=False)
+
+    async def store_chunks(self, run_id: int, deliveries: Sequence[Delivery]) -> Stored[list[Delivery]]:
+        async with self._tx() as conn:
+            created, rows = await store_chunks(conn, self._insert, run_id, deliveries)
+        return Stored([_delivery(row) for row in rows], created=created)
 
     async def transition_delivery(
         self,
@@ -848,10 +856,18 @@ class SqlRepository:
             result = await conn.execute(stmt)
         return int(result.rowcount)
 
-    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
+    async def list_subscriptions(
+        self, *, platform: str | None = None, channel_id: str | None = None, active: bool | None = None
+    ) -> list[Subscription]:
         stmt: Select[Any] = select(SubscriptionRow.__table__)
         if platform is not None:
             stmt = stmt.where(SubscriptionRow.platform == platform)
+        if channel_id is not None:
+            stmt = stmt.where(SubscriptionRow.channel_id == channel_id)
+        if active is not None:
+            unbroken = or_(SubscriptionRow.broken_reason.is_(None), SubscriptionRow.broken_reason == "")
+            is_active = and_(SubscriptionRow.enabled.is_(True), unbroken)
+            stmt = stmt.where(is_active if active else ~is_active)
         stmt = stmt.order_by(SubscriptionRow.platform, SubscriptionRow.channel_id, SubscriptionRow.kind)
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
-from paperbot.platforms.discord import DiscordChunkSender, digest_chunks, publish_once
+from paperbot.platforms.discord import DiscordChunkSender, digest_chunks
 from paperbot.platforms.discord.api import make_client
 from paperbot.service.publish import publish_chunks
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.platforms.discord.conftest import CHANNEL, DAY, paper, publish_once, store_papers
 from tests.platforms.discord.fake_api import Failure, FakeDiscord
 
 
