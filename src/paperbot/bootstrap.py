@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paperbot.config import Settings
 from paperbot.domain import Digest, utcnow
@@ -144,21 +144,21 @@ async def build_app(
             sql = SqlRepository(create_engine(settings.database_url), owns_engine=True)
             stack.push_async_callback(sql.close)
             repository = sql
-        if http is None and (sources is None or summarizer is None):
+        if sources is None or summarizer is None:
             from paperbot.httpclient import make_http_client
 
-            http = make_http_client(settings)
-            stack.push_async_callback(http.aclose)
-        if sources is None:
-            from paperbot.sources.registry import build_sources
+            client = http
+            if client is None:
+                client = http = make_http_client(settings)
+                stack.push_async_callback(client.aclose)
+            if sources is None:
+                from paperbot.sources.registry import build_sources
 
-            assert http is not None
-            sources = build_sources(settings, http)
-        if summarizer is None:
-            from paperbot.summarize.registry import build_summarizer
+                sources = build_sources(settings, client)
+            if summarizer is None:
+                from paperbot.summarize.registry import build_summarizer
 
-            assert http is not None
-            summarizer = build_summarizer(settings, http, repository)
+                summarizer = build_summarizer(settings, client, repository)
         chosen = dict(senders) if senders is not None else _senders(settings, stack)
         pipeline = DigestPipeline(
             repository=repository,

@@ -6,11 +6,11 @@ repositories hand back copies with ids filled in.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import datetime as dt
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 

@@ -120,8 +120,15 @@ class ChunkSender(Protocol):
         """
         ...
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
-        """The message id of ``chunk`` if it was posted (at or after ``since``), else None."""
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
+        """The message id of ``chunk`` if it was posted (at or after ``since``), else None.
+
+        ``known`` is a message this run certainly posted in the channel (an earlier chunk), when there is one: a
+        platform whose history reads as empty without a permission checks with it that "not found" means "not
+        posted", and raises ``ChannelUnavailableError`` when it cannot tell.
+        """
         ...
 
     async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:

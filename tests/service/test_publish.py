@@ -73,7 +73,9 @@ class FakeChunkSender:
         self.posted.append((message_id, key, chunk))
         return message_id
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
         self.lookups.append(key)
         for message_id, posted_key, _ in self.posted:
             if posted_key == key:

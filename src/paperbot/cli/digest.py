@@ -135,7 +135,8 @@ def _report_collected(day: date, prepared: Prepared) -> None:
         return
     failed = report.failed
     click.echo(
-        f"{day.isoformat()} 수집: 새 항목 {len(report.new_items)}개" + (f", 실패한 출처 {len(failed)}곳" if failed else ""),
+        f"{day.isoformat()} 수집: 새 항목 {len(report.new_items)}개"
+        + (f", 실패한 출처 {len(failed)}곳" if failed else ""),
         err=True,
     )
     for outcome in failed:

@@ -167,7 +167,8 @@ class _Pass:
         if state in (DeliveryState.SENDING, DeliveryState.UNKNOWN):
             # A previous pass crashed mid-send or could not tell: look before sending again.
             try:
-                found = await self.sender.find(self.channel_id, chunk, key=key, since=delivery.updated_at)
+                known = next(reversed(self.message_ids.values()), None)
+                found = await self.sender.find(self.channel_id, chunk, key=key, since=delivery.updated_at, known=known)
             except ChannelUnavailableError as exc:
                 return await self._broken(delivery_id, state, exc)
             except DeliveryError as exc:
@@ -247,7 +248,9 @@ async def _stored_plan(
         return [(_content(delivery), delivery) for delivery in sorted(deliveries, key=lambda d: d.chunk)]
     plan = []
     for index, chunk in enumerate(render()):
-        stored_row = await repository.add_delivery(Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id))
+        stored_row = await repository.add_delivery(
+            Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id)
+        )
         plan.append((stored_row.value.content or chunk, stored_row.value))
     return plan
 

@@ -65,6 +65,19 @@ class Failure:
 
 
 @dataclass
+class FakeInteraction:
+    """One interaction's response state, as Discord keeps it per interaction token."""
+
+    #: The deferred ("thinking…") response, once the callback was type 5; edited or deleted later.
+    original: dict[str, Any] | None = None
+    ephemeral: bool = False
+    #: Whether the original is still the loading message nobody has answered through yet.
+    loading: bool = False
+    #: The messages a user sees, in order: each body with ``flags`` as shown and ``via`` (how it got there).
+    shown: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class FakeMessage:
     data: dict[str, Any]
     nonce: str | None
@@ -82,6 +95,16 @@ class FakeDiscord:
         self.gone_channels: set[str] = set()
         self.forbidden_channels: set[str] = set()
         self.commands: list[dict[str, Any]] = []
+        self.interactions: dict[str, FakeInteraction] = {}
+        #: Channels where the bot lacks READ_MESSAGE_HISTORY (history is empty, single messages 403).
+        self.no_history: set[str] = set()
+        #: Threads that are archived or locked: creating a message there is a 400 with JSON code 50083 ("Operation
+        #: is not allowed in an archived thread"); channels that hold no text (voice, category, forum itself): 400
+        #: with code 50008 ("Cannot send messages in a non-text channel") — Discord's JSON error codes table.
+        self.archived_threads: set[str] = set()
+        #: Message ids whose nonce Discord no longer remembers ("checked for uniqueness in the past few minutes").
+        self._forgotten_nonces: set[str] = set()
+        self.non_text_channels: set[str] = set()
         self._seq = itertools.count(1)
         self.base = ""
 
@@ -89,6 +112,10 @@ class FakeDiscord:
 
     def snowflake(self) -> int:
         return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._seq)
+
+    def forget_nonces(self) -> None:
+        """Let "the past few minutes" of enforce_nonce pass: a re-send with an old nonce creates a new message."""
+        self._forgotten_nonces.update(m.data["id"] for channel in self.messages.values() for m in channel.values())
 
     def fail(self, method: str, path_prefix: str, failure: Failure, times: int = 1) -> None:
         self.failures.setdefault((method, path_prefix), []).extend([failure] * times)
@@ -133,6 +160,7 @@ class FakeDiscord:
         r.add_put("/api/v10/applications/{app}/commands", self._sync)
         r.add_post("/api/v10/channels/{channel}/messages", self._create_message)
         r.add_get("/api/v10/channels/{channel}/messages", self._history)
+        r.add_get("/api/v10/channels/{channel}/messages/{message}", self._get_message)
         r.add_put("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._react)
         r.add_get("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}", self._reactors)
         r.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
@@ -200,12 +228,17 @@ class FakeDiscord:
         error = self._channel_error(channel_id)
         if error is not None:
             return error
+        if channel_id in self.archived_threads:
+            return _json({"message": "Thread is archived", "code": 50083}, status=400)
+        if channel_id in self.non_text_channels:
+            return _json({"message": "Cannot send messages in a non-text channel", "code": 50008}, status=400)
         body = await request.json()
         nonce = body.get("nonce")
         channel = self.messages.setdefault(channel_id, {})
         if nonce is not None and body.get("enforce_nonce"):
+            # enforce_nonce: "checked for uniqueness in the past few minutes" — not forever (see forget_nonces).
             for message in channel.values():
-                if message.nonce == nonce:
+                if message.nonce == nonce and message.data["id"] not in self._forgotten_nonces:
                     return _json({**message.data, "nonce": nonce})
         message_id = str(self.snowflake())
         data = self._message_data(channel_id, message_id, body, bot_user())
@@ -217,6 +250,10 @@ class FakeDiscord:
         error = self._channel_error(channel_id)
         if error is not None:
             return error
+        if channel_id in self.no_history:
+            # Get Channel Messages: "If the current user is missing the READ_MESSAGE_HISTORY permission in the
+            # channel, then no messages will be returned" — an empty 200, not a 403.
+            return _json([])
         limit = int(request.query.get("limit", "50"))
         after = int(request.query.get("after", "0"))
         before = int(request.query["before"]) if "before" in request.query else None
@@ -232,6 +269,19 @@ class FakeDiscord:
             found.sort(key=lambda m: int(m.data["id"]), reverse=True)
             found = found[:limit]
         return _json([self._with_reactions(m) for m in found])
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel"]
+        error = self._channel_error(channel_id)
+        if error is not None:
+            return error
+        if channel_id in self.no_history:
+            # Get Channel Message "requires the VIEW_CHANNEL and READ_MESSAGE_HISTORY permissions".
+            return _json({"message": "Missing Access", "code": 50001}, status=403)
+        message = self.messages.get(channel_id, {}).get(request.match_info["message"])
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        return _json(self._with_reactions(message))
 
     def _with_reactions(self, message: FakeMessage) -> dict[str, Any]:
         reactions = [
@@ -266,6 +316,13 @@ class FakeDiscord:
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()
         ephemeral = bool((body.get("data") or {}).get("flags", 0) & 64)
+        state = self.interactions.setdefault(request.match_info["token"], FakeInteraction())
+        if body["type"] == 5:  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE: a "thinking…" message is shown
+            state.original = {"content": "", "flags": 64 if ephemeral else 0}
+            state.ephemeral, state.loading = ephemeral, True
+        elif body["type"] == 4:
+            state.original = dict(body.get("data") or {})
+            state.shown.append({**state.original, "flags": 64 if ephemeral else 0, "via": "callback"})
         return _json({
             "interaction": {"id": request.match_info["id"], "type": 2, "response_message_loading": body["type"] == 5,
                             "response_message_ephemeral": ephemeral},
@@ -273,14 +330,33 @@ class FakeDiscord:
 
     async def _followup(self, request: web.Request) -> web.Response:
         body = await request.json()
+        state = self.interactions.setdefault(request.match_info["token"], FakeInteraction())
         message_id = str(self.snowflake())
+        if state.loading:
+            # Create Followup Message: "When using this endpoint directly after responding to an interaction with
+            # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE, this endpoint will function as Edit Original Interaction
+            # Response … no new message will be created … The ephemeral flag will be ignored" (deprecated).
+            state.loading = False
+            state.shown.append({**body, "flags": 64 if state.ephemeral else 0, "via": "followup-as-edit"})
+        else:
+            state.shown.append({**body, "flags": body.get("flags", 0) & 64, "via": "followup"})
         return _json({**self._message_data("0", message_id, body, bot_user()), "webhook_id": str(APP_ID)})
 
     async def _edit_followup(self, request: web.Request) -> web.Response:
         body = await request.json()
+        state = self.interactions.setdefault(request.match_info["token"], FakeInteraction())
+        if request.match_info["message"] == "@original":
+            if state.original is None:
+                return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
+            state.loading = False
+            state.original.update(body)
+            state.shown.append({**body, "flags": 64 if state.ephemeral else 0, "via": "edit-original"})
         return _json(self._message_data("0", str(self.snowflake()), body, bot_user()))
 
     async def _delete_followup(self, request: web.Request) -> web.Response:
+        state = self.interactions.setdefault(request.match_info["token"], FakeInteraction())
+        if request.match_info["message"] == "@original":
+            state.original, state.loading = None, False
         return web.Response(status=204)
 
     # --- conveniences ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
@@ -140,3 +142,47 @@ async def test_an_empty_digest_posts_one_line(fake: FakeDiscord, settings: Setti
     result = await publish_once(settings, repository, digest, CHANNEL)
     assert result.complete and len(fake.sent(CHANNEL)) == 1
     assert "2024-04-19" in fake.sent(CHANNEL)[0].json["content"]
+
+
+@pytest.mark.parametrize("kind", ["archived thread (50083)", "non-text channel (50008)"])
+async def test_an_archived_thread_or_a_non_text_channel_marks_the_subscription_broken(
+    fake: FakeDiscord, settings: Settings, kind: str
+) -> None:
+    """Both are 400s that will never succeed in that channel: "chunk rejected" every day is the wrong outcome."""
+    repository = InMemoryRepository()
+    await repository.save_subscription(Subscription(platform="discord", channel_id=CHANNEL))
+    (fake.archived_threads if "50083" in kind else fake.non_text_channels).add(CHANNEL)
+    result = await publish_once(settings, repository, await daily_digest(repository, 1), CHANNEL)
+    assert result.broken_reason is not None and len(fake.sent(CHANNEL)) == 1  # the header, and no paper after it
+    [subscription] = await repository.list_subscriptions()
+    assert subscription.broken_reason is not None
+
+
+async def test_without_read_message_history_an_unknown_chunk_is_not_posted_twice(
+    fake: FakeDiscord, settings: Settings
+) -> None:
+    """Get Channel Messages without READ_MESSAGE_HISTORY returns no messages (a 200, not a 403): the lookup of a
+    chunk whose outcome was unknown then finds nothing, and "found nothing" must not mean "was not posted"."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 2)
+    chunks = digest_chunks(digest)
+    target = f"discord:{CHANNEL}"
+    async with make_client() as client:
+        await client.login("test-token")
+        sender = DiscordChunkSender(client)
+        await publish_chunks(repository, sender, target=target, kind=DigestKind.DAILY, day=DAY, chunks=chunks[:1])
+        run = (await repository.claim_run(target, DigestKind.DAILY, DAY)).value
+        assert run.id is not None
+        await repository.set_run_status(run.id, RunStatus.PUBLISHING)
+        stuck = (await repository.add_delivery(_delivery(run.id, target, 1, chunks[1].item_id))).value
+        assert stuck.id is not None
+        await repository.transition_delivery(stuck.id, expected=[DeliveryState.PENDING], new=DeliveryState.SENDING)
+        await repository.transition_delivery(stuck.id, expected=[DeliveryState.SENDING], new=DeliveryState.UNKNOWN)
+        from paperbot.service.publish import delivery_key
+
+        await sender.send(CHANNEL, chunks[1], key=delivery_key(run, stuck))  # it did go out
+        fake.no_history.add(CHANNEL)
+        fake.forget_nonces()  # the next pass runs later than Discord remembers nonces
+        await publish_chunks(repository, sender, target=target, kind=DigestKind.DAILY, day=DAY, chunks=chunks)
+    bodies = [m.data["embeds"][0]["title"] for m in fake.channel_messages(CHANNEL) if m.data["embeds"]]
+    assert len(bodies) == len(set(bodies))  # no paper twice

@@ -204,23 +204,47 @@ class DiscordChunkSender:
             raise translate_error(exc, what=f"send to {channel_id}") from exc
         return str(message.id)
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
         channel = await self._channel(channel_id)
         me = self._client.user
         wanted = _fingerprint_payload(chunk.payload)
         after = (since - LOOKUP_SLACK) if since is not None else None
+        seen = 0
         try:
             async with asyncio.timeout(self._timeout + self._max_wait):
                 async for message in channel.history(limit=LOOKUP_LIMIT, after=after):
+                    seen += 1
                     if me is not None and message.author.id != me.id:
                         continue
                     # A fetched message carries no nonce (it appears in the Message Create event only): our
                     # author plus the exact content and embeds identify the chunk.
                     if _fingerprint_message(message) == wanted:
                         return str(message.id)
+                if seen == 0 and known is not None:
+                    await self._check_history_readable(channel, known)
+        except ChannelUnavailableError:
+            raise
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate_error(exc, what=f"history of {channel_id}") from exc
         return None
+
+    @staticmethod
+    async def _check_history_readable(channel: discord.PartialMessageable, known: str) -> None:
+        """An empty history proves nothing without READ_MESSAGE_HISTORY: Get Channel Messages then "returns no
+        messages" (a 200), while Get Channel Message "requires the VIEW_CHANNEL and READ_MESSAGE_HISTORY
+        permissions" (https://discord.com/developers/docs/resources/message#get-channel-messages). So a message
+        this run posted is fetched: a 403 means "cannot tell", and re-sending could post the chunk twice."""
+        try:
+            await channel.fetch_message(int(known))
+        except discord.Forbidden as exc:
+            raise ChannelUnavailableError(
+                f"history of {channel.id}: unreadable (403, code {exc.code}: READ_MESSAGE_HISTORY missing?);"
+                " cannot tell whether the chunk was posted"
+            ) from exc
+        except discord.NotFound:
+            return  # deleted by someone: the history was readable as far as we can tell
 
     async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
         message = (await self._channel(channel_id)).get_partial_message(int(message_id))

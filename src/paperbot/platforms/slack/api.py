@@ -262,7 +262,11 @@ class SlackChunkSender:
             raise OutcomeUnknownError(f"post to {channel_id}: answer without ts")
         return ts
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
+        # ``known`` is not needed: without the history scope Slack answers ``missing_scope`` (an error), never an
+        # empty list (https://api.slack.com/methods/conversations.history#errors).
         await self.ready()
         oldest = f"{(since - LOOKUP_SLACK).timestamp():.6f}" if since is not None else None
         arguments: dict[str, Any] = {"channel": channel_id, "include_all_metadata": True, "limit": 200}
