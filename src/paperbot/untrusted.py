@@ -7,8 +7,7 @@ Every title, author, abstract and excerpt a source brings in goes through it bef
   U+2066–U+2069, which make text read backwards), the zero-width space, the BOM, soft hyphens; they are invisible
   by definition, so dropping them keeps what a reader sees (only the joiners ZWNJ/ZWJ stay: they shape words and
   emoji);
-- control characters (Cc: C0, DEL, C1 incl. terminal escapes) are dropped, those that separate words (tab, newline,
-  NEL …) and the line/paragraph separators (Zl, Zp) become spaces;
+- control characters (Cc: C0, DEL, C1 incl. terminal escapes) and line/paragraph separators (Zl, Zp) become spaces;
 - lone surrogates (Cs; lenient JSON decoding lets them through, no database can encode them) and private-use
   characters (Co) become U+FFFD;
 - whitespace runs become one space, ends are stripped.
@@ -30,9 +29,7 @@ def _cleaned(char: str) -> str:
     category = unicodedata.category(char)
     if category == "Cf":
         return char if char in _JOINERS else ""
-    if category == "Cc":
-        return " " if char.isspace() else ""  # tabs and newlines separate words; ESC, NUL, BEL … only act
-    if category in ("Zl", "Zp"):
+    if category in ("Cc", "Zl", "Zp"):
         return " "
     if category in ("Cs", "Co"):
         return _REPLACEMENT

@@ -33,7 +33,7 @@ def test_bidi_isolates_overrides_and_invisible_characters_are_dropped() -> None:
     """Issue 15: the ingestion cleaner kept U+2066–U+2069 (bidi isolates), so stored titles carried them."""
     title = "\u2067evil\u2069 \u202egnp.exe\u202c co\u00adoperate\u200b \ufeffBOM \u2060join"
     assert clean_untrusted(title) == "evil gnp.exe cooperate BOM join"
-    assert clean_untrusted("a\x1b[31mb\x85c\u2028d\u2029e\tf\nG") == "a[31mb c d e f G"  # ESC dropped; NEL, Zl, Zp, tab, newline
+    assert clean_untrusted("a\x1b[31mb\x85c\u2028d\u2029e\tf\nG") == "a [31mb c d e f G"  # C0, C1, Zl, Zp
     assert clean_untrusted("lone \ud800 surrogate \ue000 private") == "lone \ufffd surrogate \ufffd private"
     assert clean_untrusted(None) == "" and clean_untrusted(42) == ""
     assert clean_untrusted("한국어 제목 🧑\u200d💻 그대로") == "한국어 제목 🧑\u200d💻 그대로"  # joiners stay
