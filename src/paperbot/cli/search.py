@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import date
 from typing import TYPE_CHECKING
 
 import click
 
 from paperbot.cli.common import fail, run_app
-from paperbot.untrusted import clean_untrusted
 
 if TYPE_CHECKING:
     from paperbot.bootstrap import App
@@ -29,9 +29,9 @@ def _since(value: str | None) -> date | None:
 
 
 def _plain(text: str) -> str:
-    """Untrusted text made safe for a terminal (ANSI escapes, bidi overrides): the ingestion cleaner again, for rows
-    stored before it was complete."""
-    return clean_untrusted(text)
+    """Untrusted text made safe for a terminal: control and format characters (ANSI escapes, bidi overrides)
+    removed, whitespace collapsed."""
+    return " ".join("".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\t\n").split())
 
 
 @click.command()
