@@ -6,10 +6,15 @@ repositories hand back copies with ids filled in.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
+
+from paperbot.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -196,6 +201,50 @@ class SourceState:
     last_error: str | None = None
 
 
+#: The chat platforms whose channels are delivery targets (stored subscriptions, runs and votes).
+PLATFORMS = ("discord", "slack")
+#: Discord channel ids are snowflakes (decimal integers); Slack's are C… (channel), G… (private), D… (DM).
+_CHANNEL_ID_RULES = {"discord": re.compile(r"^[0-9]{1,20}$"), "slack": re.compile(r"^[CGD][A-Z0-9]{2,}$")}
+_CHANNEL_ID_MESSAGES = {
+    "discord": "Discord 채널 ID는 숫자여야 합니다.",
+    "slack": "Slack 채널 ID 형식이 아닙니다 (예: C0123456789).",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a digest goes: a platform and one of its channels, validated once (``discord:123``)."""
+
+    platform: str
+    channel_id: str
+
+    def __post_init__(self) -> None:
+        if self.platform not in PLATFORMS:
+            raise ConfigError(
+                f"invalid target platform {self.platform!r}: use discord:CHANNEL_ID or slack:CHANNEL_ID",
+                user_message="대상은 discord:채널ID 또는 slack:채널ID 형식이어야 합니다.",
+            )
+        if not _CHANNEL_ID_RULES[self.platform].match(self.channel_id):
+            raise ConfigError(
+                f"invalid {self.platform} channel id {self.channel_id!r}",
+                user_message=_CHANNEL_ID_MESSAGES[self.platform],
+            )
+
+    @classmethod
+    def parse(cls, value: str) -> Target:
+        """``discord:123`` → ``Target("discord", "123")``; a :class:`ConfigError` names what is wrong."""
+        platform, sep, channel = value.strip().partition(":")
+        if not sep or not channel.strip():
+            raise ConfigError(
+                f"invalid target {value!r}: use discord:CHANNEL_ID or slack:CHANNEL_ID",
+                user_message="대상은 discord:채널ID 또는 slack:채널ID 형식이어야 합니다.",
+            )
+        return cls(platform, channel.strip())
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.channel_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class DigestRun:
     """The database's record that a digest for (target, kind, day) exists; unique, so it is built once."""
@@ -224,6 +273,22 @@ class Delivery:
     last_error: str | None = None
     updated_at: datetime | None = None
     id: int | None = field(default=None, compare=False)
+    #: What this row delivers, stored when the run was claimed (None on rows written before chunks were stored).
+    content: OutboundChunk | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundChunk:
+    """One message of a rendered digest: a JSON-ready platform payload, the item it presents (None for headers)
+    and the reactions the bot adds under it (vote buttons). Stored with its delivery row when a run is claimed."""
+
+    payload: Mapping[str, Any] = field(hash=False)
+    item_id: int | None = None
+    reactions: tuple[str, ...] = ()
+    #: Index of the chunk whose message this one replies to (Slack threads); publishing fills ``thread_id`` with
+    #: that message's id before sending or looking this chunk up (None if the parent could not be posted).
+    thread_of: int | None = None
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +327,18 @@ class ChannelFilters:
     min_upvotes: int = 0
 
 
+#: "HH:MM" (or "H:MM") on a 24-hour clock, ASCII digits only.
+_HHMM_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+def parse_hhmm(value: str) -> dt.time:
+    """The one "HH:MM" parser: ``"9:05"`` → ``time(9, 5)``; ValueError for anything else."""
+    match = _HHMM_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"not a HH:MM time: {value!r}")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """A channel that receives digests of one kind at a local time in a timezone.
@@ -285,6 +362,16 @@ class Subscription:
     def target(self) -> str:
         """The delivery target name, e.g. ``discord:1234``."""
         return f"{self.platform}:{self.channel_id}"
+
+    @property
+    def at(self) -> dt.time:
+        """The local time of day of its slot (``time`` parsed)."""
+        return parse_hhmm(self.time)
+
+    @property
+    def active(self) -> bool:
+        """Enabled and not marked broken: the scheduler posts to it."""
+        return self.enabled and not self.broken_reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from paperbot.domain import (
     ItemKind,
     ListedItem,
     LlmUsage,
-    PostRef,
+    OutboundChunk,
     RankedItem,
     RunStatus,
     SearchHit,
@@ -64,6 +64,8 @@ class Source(Protocol):
     """
 
     name: str
+    #: Papers (HF Daily Papers: collected several times a day, one HF day at a time) or posts (blogs).
+    kind: ItemKind
 
     async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult: ...
 
@@ -104,16 +106,42 @@ class Summarizer(Protocol):
     async def fallback(self, item: Item, reason: str) -> Summary: ...
 
 
-class Publisher(Protocol):
-    """Posts a rendered digest to a target and says where each chunk landed."""
+class ChunkSender(Protocol):
+    """The publishing port: one per enabled chat platform, built once per process by the composition root.
 
-    async def publish(self, digest: Digest, target: str) -> list[PostRef]: ...
+    It renders a digest into chunks (messages) for its platform, posts one chunk, finds one posted earlier and
+    decorates a posted one (vote reactions). ``paperbot.service.publish`` owns the delivery state machine around it.
+    """
 
+    @property
+    def platform(self) -> str: ...
 
-class Platform(Protocol):
-    """A long-running chat platform connection (gateway, socket mode, HTTP)."""
+    def render(self, digest: Digest) -> list[OutboundChunk]:
+        """The platform's rendering of ``digest`` as chunks, in posting order."""
+        ...
 
-    async def run(self) -> None: ...
+    async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
+        """Post ``chunk`` with idempotency ``key``; return the platform's message id.
+
+        Raises ``ChannelUnavailableError``, ``OutcomeUnknownError``, ``NotSentError`` or ``ChunkRejectedError``
+        (``paperbot.service.publish``).
+        """
+        ...
+
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
+        """The message id of ``chunk`` if it was posted (at or after ``since``), else None.
+
+        ``known`` is a message this run certainly posted in the channel (an earlier chunk), when there is one: a
+        platform whose history reads as empty without a permission checks with it that "not found" means "not
+        posted", and raises ``ChannelUnavailableError`` when it cannot tell.
+        """
+        ...
+
+    async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
+        """Finish a posted chunk (add its vote reactions). Idempotent; failures are the sender's to log."""
+        ...
 
 
 class ItemRepository(Protocol):
@@ -196,6 +224,14 @@ class DeliveryRepository(Protocol):
 
     async def add_delivery(self, delivery: Delivery) -> Stored[Delivery]: ...
 
+    async def store_chunks(self, run_id: int, deliveries: Sequence[Delivery]) -> Stored[list[Delivery]]:
+        """Store a run's rendered chunks (``Delivery.content``, chunk 0 first) at once, if the run has none yet.
+
+        All or nothing: when another writer (or an earlier pass) already stored rows for the run, nothing is
+        added and its rows come back with ``created=False``. Every later pass sends from these rows.
+        """
+        ...
+
     async def transition_delivery(
         self,
         delivery_id: int,
@@ -240,7 +276,12 @@ class SubscriptionRepository(Protocol):
 
     async def remove_subscription(self, platform: str, channel_id: str, kind: DigestKind | None = None) -> int: ...
 
-    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]: ...
+    async def list_subscriptions(
+        self, *, platform: str | None = None, channel_id: str | None = None, active: bool | None = None
+    ) -> list[Subscription]:
+        """Subscriptions, optionally of one platform, of one channel, and only the active ones (enabled and not
+        marked broken: ``active=True``) or only the others (``active=False``)."""
+        ...
 
 
 class EventRepository(Protocol):

@@ -12,7 +12,8 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-_DELAY_RE = re.compile(r"\d+(?:\.\d+)?")
+#: ASCII digits only: ``\d`` would take other scripts' digits (``"٣"``), and ``str.isdigit`` takes ``"²"``.
+_DELAY_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -78,11 +78,11 @@ async def test_post_window_is_capped_after_a_long_silence(repository: Repository
 async def test_subscription_filters_apply(repository: Repository) -> None:
     await _store(repository)
     await repository.save_subscription(
-        Subscription(platform="slack", channel_id="C1", filters=ChannelFilters(topics=("Red Teaming",)))
+        Subscription(platform="slack", channel_id="C0PAPERS01", filters=ChannelFilters(topics=("Red Teaming",)))
     )
-    digest = await build_digest(repository, day=DAY, target="slack:C1")
+    digest = await build_digest(repository, day=DAY, target="slack:C0PAPERS01")
     assert [e.item.external_id for e in digest.entries] == ["2404.00002"]
-    explicit = await build_digest(repository, day=DAY, target="slack:C1", filters=ChannelFilters())
+    explicit = await build_digest(repository, day=DAY, target="slack:C0PAPERS01", filters=ChannelFilters())
     assert len(explicit.sections[0].entries) == 2
 
 

@@ -20,6 +20,7 @@ from tests.runtime.test_crash_recovery import ROOT, _seed
 LLM_KEY = "SENTINEL-llm-key-5e1d9c"
 VOTE_SALT = "SENTINEL-vote-salt-a7b3"
 BAD_DISCORD_TOKEN = "SENTINEL.discord.token-4c2f"
+OTHER_CHANNEL = "222222222222222222"
 
 
 async def _unauthorised_llm() -> tuple[web.AppRunner, str, list[str]]:
@@ -74,7 +75,9 @@ async def test_no_sentinel_secret_reaches_a_log_line_or_a_message(tmp_path: Path
             code, output = await _digest(env)
             assert code == 0, output  # the LLM's 401 falls back to offline summaries; the digest still posts
             assert seen and all(LLM_KEY in header for header in seen)  # the key was really used
-            code_bad, output_bad = await _digest({**env, "PAPERBOT_DISCORD_TOKEN": BAD_DISCORD_TOKEN})
+            # Another channel: the first one's run is done, and a done run is not posted again (no login needed).
+            bad_env = {**env, "PAPERBOT_DISCORD_TOKEN": BAD_DISCORD_TOKEN}
+            code_bad, output_bad = await _digest(bad_env, f"discord:{OTHER_CHANNEL}")
             assert code_bad != 0, output_bad  # Discord answers 401 to the wrong token
             outgoing = json.dumps([request.body for request in fake.requests], ensure_ascii=False)
             headers = json.dumps([request.headers for request in fake.requests])

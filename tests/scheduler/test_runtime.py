@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paperbot.domain import Digest, DigestKind, Item, ItemKind, RunStatus, Subscription
+from paperbot.domain import DigestKind, Item, ItemKind, RunStatus, Subscription
 from paperbot.ports import FetchResult, Repository
-from paperbot.service.publish import OutboundChunk, PublishResult, publish_chunks
+from paperbot.service.pipeline import DigestPipeline
+from paperbot.service.publish import OutboundChunk
 from paperbot.service.runtime import (
     Leadership,
     LeadershipLostError,
@@ -69,8 +70,9 @@ def test_nothing_to_catch_up_after_the_slot_was_posted_or_before_it_is_due() -> 
 class StaticSource:
     """One paper for any day, or (``hang``) a source that accepts the request and never answers."""
 
-    def __init__(self, name: str, *, hang: bool = False) -> None:
+    def __init__(self, name: str, *, hang: bool = False, kind: ItemKind = ItemKind.PAPER) -> None:
         self.name = name
+        self.kind = kind
         self.hang = hang
         self.calls = 0
 
@@ -98,22 +100,17 @@ class StaticSource:
 
 
 def _runtime(repository: Repository, sender: FakeChunkSender, *sources: StaticSource, now: datetime = NOW) -> Runtime:
-    async def publish(digest: Digest, channel_id: str) -> PublishResult:
-        chunk = OutboundChunk(payload={"content": f"{digest.day} {len(digest.entries)}"})
-        return await publish_chunks(
-            repository, sender, target=f"discord:{channel_id}", kind=digest.kind, day=digest.day, chunks=[chunk]
-        )
-
-    return Runtime(
+    sender.renderer = lambda digest: [OutboundChunk(payload={"content": f"{digest.day} {len(digest.entries)}"})]
+    pipeline = DigestPipeline(
         repository=repository,
         sources=list(sources),  # type: ignore[arg-type]
         summarizer=OfflineSummarizer(),
-        publishers={"discord": publish},
+        senders={"discord": sender},
         source_deadline=0.3,
         collect_deadline=10,
-        job_deadline=30,
         now=lambda: now,
     )
+    return Runtime(repository=repository, pipeline=pipeline, job_deadline=30, now=lambda: now)
 
 
 async def test_catch_up_posts_once_records_skips_and_a_second_restart_posts_nothing(repository: Repository) -> None:
@@ -159,7 +156,7 @@ async def test_unfinished_runs_older_than_the_look_back_are_left_alone() -> None
 
 async def test_a_hanging_source_does_not_stop_the_digest() -> None:
     repository = InMemoryRepository()
-    good, stuck = StaticSource("hf_daily"), StaticSource("blog", hang=True)
+    good, stuck = StaticSource("hf_daily"), StaticSource("blog", hang=True, kind=ItemKind.POST)
     sender = FakeChunkSender()
     runtime = _runtime(repository, sender, good, stuck)
     result = await runtime.digest(DAILY, date(2026, 3, 2))
@@ -170,9 +167,9 @@ async def test_a_hanging_source_does_not_stop_the_digest() -> None:
 
 
 async def test_a_job_past_its_deadline_fails_alone_and_is_counted() -> None:
-    runtime = _runtime(InMemoryRepository(), FakeChunkSender(), StaticSource("blog", hang=True))
+    runtime = _runtime(InMemoryRepository(), FakeChunkSender(), StaticSource("blog", hang=True, kind=ItemKind.POST))
     runtime.job_deadline = 0.05
-    runtime.source_deadline = 60
+    runtime.pipeline.source_deadline = 60
     assert not await runtime.collect_blogs()
     assert runtime.stats.failures == {"collect_blogs": 1}
     assert await runtime.collect_papers()  # no paper source: nothing to do, succeeds

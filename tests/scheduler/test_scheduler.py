@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from paperbot.domain import DigestKind, Subscription
 from paperbot.scheduler import PaperbotScheduler, digest_trigger
+from paperbot.service.pipeline import DigestPipeline
 from paperbot.service.runtime import Runtime
 from paperbot.store.memory import InMemoryRepository
 from paperbot.summarize.offline import OfflineSummarizer
@@ -29,7 +30,8 @@ def test_daily_and_weekly_triggers_fire_at_the_local_time() -> None:
 
 async def test_jobs_follow_the_stored_subscriptions() -> None:
     repository = InMemoryRepository()
-    runtime = Runtime(repository=repository, sources=[], summarizer=OfflineSummarizer(), publishers={})
+    pipeline = DigestPipeline(repository=repository, sources=[], summarizer=OfflineSummarizer())
+    runtime = Runtime(repository=repository, pipeline=pipeline)
     scheduler = PaperbotScheduler(runtime, resync_seconds=3600, catch_up=False)
     await repository.save_subscription(Subscription(platform="discord", channel_id="1"))
     task = asyncio.create_task(scheduler.run())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -40,15 +40,33 @@ def context(repository: Repository, **kwargs: object) -> CommandContext:
 
 
 async def test_today_uses_the_channel_filters_and_votes(repository: Repository) -> None:
-    stored = [(await repository.add_item(item)).value for item in (paper(1, upvotes=50), paper(2, upvotes=10))]
+    here = Caller(platform="discord", channel_id="111")
+    stored = [
+        (await repository.add_item(item)).value
+        for item in (paper(1, upvotes=50), paper(2, upvotes=10), paper(4, upvotes=12))
+    ]
     await repository.add_item(paper(3, day=date(2024, 4, 18), upvotes=99))  # another day
     await repository.save_subscription(
-        Subscription(platform="chat", channel_id="c1", filters=ChannelFilters(exclude=("Paper 1",)))
+        Subscription(platform="discord", channel_id="111", filters=ChannelFilters(exclude=("Paper 1",)))
     )
-    reply = await commands.today(context(repository), MEMBER)
-    assert [view.item.external_id for view in reply.papers] == ["2404.10002"]
-    assert "2024-04-19" in reply.text
-    assert stored[0].id is not None
+    assert stored[1].id is not None
+    for voter in ("a", "b"):  # this channel's votes lift paper 2 over paper 4 (10 + 3×2 > 12)
+        await repository.add_vote(Vote("discord", "m1", voter, "👍", 1, channel_id="111", item_id=stored[1].id))
+    reply = await commands.today(context(repository), here)
+    assert [view.item.external_id for view in reply.papers] == ["2404.10002", "2404.10004"]
+    assert reply.papers[0].channel_votes == 2
+    assert "2024-04-19" in reply.text and "2편" in reply.text
+
+
+async def test_today_is_the_digest_as_posted_blog_posts_included(repository: Repository) -> None:
+    """``/paper today`` builds the real digest (``build_digest``): the channel's blog posts are in it too."""
+    from tests.factories import post
+
+    await repository.add_item(paper(1, upvotes=50))
+    await repository.add_items([post(1, day=DAY)], seen_at=NOW - timedelta(hours=20))
+    reply = await commands.today(context(repository), Caller(platform="discord", channel_id="111"))
+    assert [view.item.kind for view in reply.papers] == [ItemKind.PAPER, ItemKind.POST]
+    assert "블로그 새 글 1편" in reply.text
 
 
 async def test_top_blends_hf_upvotes_with_channel_votes(repository: Repository) -> None:
@@ -70,6 +88,7 @@ async def test_top_blends_hf_upvotes_with_channel_votes(repository: Repository) 
 @dataclass
 class FakeHFSource:
     name: str = "hf_daily"
+    kind: ItemKind = ItemKind.PAPER
     asked: int = 0
 
     async def fetch(self, day: date, *, state: SourceState | None = None) -> FetchResult:

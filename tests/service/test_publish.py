@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import pytest
 
-from paperbot.domain import DeliveryState, DigestKind, RunStatus, Subscription, utcnow
-from paperbot.errors import DeliveryError
+from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription, Target, utcnow
+from paperbot.errors import ConfigError, DeliveryError
 from paperbot.ports import Repository
+from paperbot.service.digest import build_digest
 from paperbot.service.publish import (
     DELIVERY_KEY_LENGTH,
     ChannelUnavailableError,
@@ -19,13 +21,13 @@ from paperbot.service.publish import (
     OutboundChunk,
     OutcomeUnknownError,
     PublishResult,
-    channel_of,
     delivery_key,
     publish_chunks,
+    publish_digest,
 )
 
 DAY = date(2024, 4, 19)
-TARGET = "fake:42"
+TARGET = "discord:42"
 
 
 class _Crash(DeliveryError):
@@ -37,7 +39,7 @@ class FakeChunkSender:
     """Posts into a list; ``failures`` maps a send number (1-based) to the exception that send raises,
     optionally after "posting" (to model a lost answer)."""
 
-    platform: str = "fake"
+    platform: str = "discord"
     posted: list[tuple[str, str, OutboundChunk]] = field(default_factory=list)  # (message id, key, chunk)
     sends: int = 0
     failures: dict[int, tuple[Exception, bool]] = field(default_factory=dict)
@@ -45,6 +47,13 @@ class FakeChunkSender:
     lookups: list[str] = field(default_factory=list)
     enforce_nonce: bool = True
     yield_in_send: bool = False
+    #: Digest → chunks (default :func:`render_entries`); ``renders`` counts the calls.
+    renderer: Callable[[Digest], list[OutboundChunk]] | None = None
+    renders: int = 0
+
+    def render(self, digest: Digest) -> list[OutboundChunk]:
+        self.renders += 1
+        return (self.renderer or render_entries)(digest)
 
     async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
         self.sends += 1
@@ -64,7 +73,9 @@ class FakeChunkSender:
         self.posted.append((message_id, key, chunk))
         return message_id
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
         self.lookups.append(key)
         for message_id, posted_key, _ in self.posted:
             if posted_key == key:
@@ -74,6 +85,15 @@ class FakeChunkSender:
     async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
         if chunk.reactions:
             self.decorated.append(message_id)
+
+
+def render_entries(digest: Digest) -> list[OutboundChunk]:
+    """A header, then one chunk per entry (in the digest's order) with its item id and the vote reactions."""
+    header = OutboundChunk(payload={"content": f"{digest.day} {len(digest.entries)}"})
+    return [header] + [
+        OutboundChunk(payload={"content": entry.item.title}, item_id=entry.item.id, reactions=("👍", "👎"))
+        for entry in digest.entries
+    ]
 
 
 def chunks(count: int) -> list[OutboundChunk]:
@@ -101,11 +121,12 @@ def test_delivery_key_is_deterministic_short_and_distinct() -> None:
     assert len(delivery_key(run, first)) <= DELIVERY_KEY_LENGTH
 
 
-def test_channel_of_rejects_malformed_targets() -> None:
-    assert channel_of("discord:123") == ("discord", "123")
-    for bad in ("discord", "discord:", ":123"):
-        with pytest.raises(ValueError, match="delivery target"):
-            channel_of(bad)
+def test_a_target_is_parsed_and_validated_once() -> None:
+    assert Target.parse("discord:123") == Target("discord", "123")
+    assert str(Target.parse(" slack:C0AB12 ")) == "slack:C0AB12"
+    for bad in ("discord", "discord:", ":123", "fake:42", "discord:abc", "slack:#general", "slack:c0ab12"):
+        with pytest.raises(ConfigError):
+            Target.parse(bad)
 
 
 async def test_publishes_every_chunk_once_and_a_second_run_posts_nothing(repository: Repository) -> None:
@@ -130,7 +151,10 @@ async def test_unknown_outcome_is_looked_up_and_not_posted_twice(repository: Rep
     sender = FakeChunkSender(failures={2: (OutcomeUnknownError("timeout"), True)})
     first = await publish(repository, sender)
     assert not first.complete and first.error and "outcome unknown" in first.error
-    assert [d.state for d in first.deliveries] == [DeliveryState.SENT, DeliveryState.UNKNOWN]
+    # Every chunk's row exists from the claim on (the stored rendering); the pass stopped at the unknown one.
+    assert [d.state for d in first.deliveries] == [
+        DeliveryState.SENT, DeliveryState.UNKNOWN, DeliveryState.PENDING, DeliveryState.PENDING
+    ]  # fmt: skip
     assert len(sender.posted) == 2
 
     second = await publish(repository, sender)
@@ -174,13 +198,13 @@ async def test_crash_between_sent_and_recorded_is_reconciled(repository: Reposit
 
 
 async def test_forbidden_marks_the_subscription_broken_without_retrying(repository: Repository) -> None:
-    await repository.save_subscription(Subscription(platform="fake", channel_id="42"))
-    await repository.save_subscription(Subscription(platform="fake", channel_id="43"))
+    await repository.save_subscription(Subscription(platform="discord", channel_id="42"))
+    await repository.save_subscription(Subscription(platform="discord", channel_id="43"))
     sender = FakeChunkSender(failures={1: (ChannelUnavailableError("forbidden (403)"), False)})
     result = await publish(repository, sender)
     assert not result.complete and result.broken_reason == "forbidden (403)"
     assert sender.sends == 1
-    subs = {s.channel_id: s for s in await repository.list_subscriptions(platform="fake")}
+    subs = {s.channel_id: s for s in await repository.list_subscriptions(platform="discord")}
     assert subs["42"].broken_reason == "forbidden (403)"
     assert subs["43"].broken_reason is None
     run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
@@ -191,7 +215,9 @@ async def test_not_sent_goes_back_to_pending_and_resumes_in_order(repository: Re
     sender = FakeChunkSender(failures={3: (NotSentError("rate limited for 600s"), False)})
     first = await publish(repository, sender)
     assert not first.complete
-    assert [d.state for d in first.deliveries] == [DeliveryState.SENT, DeliveryState.SENT, DeliveryState.PENDING]
+    assert [d.state for d in first.deliveries] == [
+        DeliveryState.SENT, DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.PENDING
+    ]  # fmt: skip
     second = await publish(repository, sender)
     assert second.complete and second.sent == 2
     assert [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1", "paper 2"]
@@ -213,3 +239,120 @@ async def test_two_concurrent_passes_post_each_chunk_once(repository: Repository
     contents = [p[2].payload["content"] for p in sender.posted]
     assert sorted(contents) == sorted(["header", "paper 0", "paper 1", "paper 2"])
     assert first.sent + second.sent + final.sent == 4
+
+
+# --- a run's chunks are stored when it is claimed; every later pass sends that copy ------------------------------
+
+
+async def _reordered_digests(repository: Repository) -> tuple[Digest, Digest, list[int]]:
+    """The digest of DAY as rendered at pass 1 (papers A, B, C) and at pass 2, after HF upvotes moved (C, A, B)."""
+    from tests.factories import CAPTURED, paper, seed
+
+    a, b, c = await seed(repository, [paper(1, upvotes=30), paper(2, upvotes=20), paper(3, upvotes=10)])
+    ids = [item.id for item in (a, b, c) if item.id is not None]
+    first = await build_digest(repository, day=DAY, target=TARGET)
+    assert [entry.item.id for entry in first.entries] == ids
+    await repository.update_upvotes(ids[2], 90, CAPTURED + timedelta(hours=1))
+    second = await build_digest(repository, day=DAY, target=TARGET)
+    assert [entry.item.id for entry in second.entries] == [ids[2], ids[0], ids[1]]
+    return first, second, ids
+
+
+async def test_a_resumed_run_posts_its_stored_chunks_not_a_new_rendering(repository: Repository) -> None:
+    """Pass 1 leaves chunk B unsent; by pass 2 the rendering is C, A, B. Each paper is posted once, under its id."""
+    first, second, ids = await _reordered_digests(repository)
+    target = Target.parse(TARGET)
+    sender = FakeChunkSender(failures={3: (NotSentError("rate limited for 600s"), False)})  # header, A; not B
+    one = await publish_digest(repository, first, target, {"discord": sender})
+    assert not one.complete and len(sender.posted) == 2
+
+    two = await publish_digest(repository, second, target, {"discord": sender})
+    assert two.complete and two.sent == 2
+    assert sender.renders == 1  # rendered once, when the run was claimed
+    assert [chunk.payload["content"] for _, _, chunk in sender.posted] == [
+        f"{DAY} 3", "Paper number 1", "Paper number 2", "Paper number 3"
+    ]  # fmt: skip
+    assert [chunk.item_id for _, _, chunk in sender.posted] == [None, *ids]
+    for message_id, _, chunk in sender.posted:
+        delivery = await repository.find_delivery_by_message(TARGET, message_id)
+        assert delivery is not None and delivery.item_id == chunk.item_id
+    assert sorted(d.item_id for d in two.deliveries if d.item_id is not None) == sorted(ids)
+
+
+async def test_stored_chunks_come_back_as_stored_and_are_stored_once(repository: Repository) -> None:
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    chunk = OutboundChunk(
+        payload={"text": "머리글 <b>", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}]}
+    )
+    reply = OutboundChunk(payload={"text": "reply"}, item_id=None, reactions=("thumbsup", "thumbsdown"), thread_of=0)
+    rows = [
+        Delivery(run_id=run.id, target=TARGET, chunk=index, item_id=c.item_id, content=c)
+        for index, c in enumerate((chunk, reply))
+    ]
+    stored = await repository.store_chunks(run.id, rows)
+    assert stored.created and [d.content for d in stored.value] == [chunk, reply]
+    assert all(d.state is DeliveryState.PENDING and d.id is not None for d in stored.value)
+
+    other = [
+        replace(rows[0], content=OutboundChunk(payload={"text": "another rendering"})),
+        *rows,
+        replace(rows[1], chunk=2),
+    ]
+    again = await repository.store_chunks(run.id, other)
+    assert not again.created  # all or nothing: not one row of the second rendering is added
+    assert [d.content for d in again.value] == [chunk, reply]
+    assert [d.content for d in await repository.list_deliveries(run.id)] == [chunk, reply]
+
+
+async def test_two_workers_claiming_one_run_store_one_rendering(repository: Repository) -> None:
+    first, second, _ = await _reordered_digests(repository)
+    target = Target.parse(TARGET)
+    one, two = FakeChunkSender(yield_in_send=True), FakeChunkSender(yield_in_send=True)
+    await asyncio.gather(
+        publish_digest(repository, first, target, {"discord": one}),
+        publish_digest(repository, second, target, {"discord": two}),
+    )
+    posted = [chunk.payload["content"] for _, _, chunk in one.posted + two.posted]
+    assert sorted(posted) == [f"{DAY} 3", "Paper number 1", "Paper number 2", "Paper number 3"]  # each once
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    items = [d.content.item_id for d in await repository.list_deliveries(run.id) if d.content is not None]
+    rendered = {tuple(c.item_id for c in render_entries(digest)) for digest in (first, second)}
+    assert tuple(items) in rendered  # one rendering, never a mix of both
+
+
+async def test_rows_from_before_stored_chunks_finish_from_a_rendering(repository: Repository) -> None:
+    """A run begun before revision 0007 has rows without a chunk: it resumes the way it started."""
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    await repository.add_delivery(Delivery(run_id=run.id, target=TARGET, chunk=0))
+    sender = FakeChunkSender()
+    result = await publish(repository, sender, count=2)
+    assert result.complete and [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1"]
+
+
+async def test_a_rejected_thread_header_stops_the_pass_before_any_reply(repository: Repository) -> None:
+    """Slack: replies whose header was rejected would be posted top-level, flooding the channel."""
+    header = OutboundChunk(payload={"text": "header"})
+    replies = [OutboundChunk(payload={"text": f"reply {n}"}, thread_of=0) for n in range(3)]
+    sender = FakeChunkSender(failures={1: (ChunkRejectedError("invalid_blocks"), False)})
+    result = await publish_chunks(
+        repository, sender, target=TARGET, kind=DigestKind.DAILY, day=DAY, chunks=[header, *replies]
+    )
+    assert not result.complete and result.error and "thread parent" in result.error
+    assert sender.sends == 1 and sender.posted == []  # no reply went out on its own
+    assert result.run.id is not None
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.status is RunStatus.FAILED  # not retried every pass: the header can never be posted as it is
+
+
+async def test_subscription_queries_of_a_channel_and_the_active_ones(repository: Repository) -> None:
+    await repository.save_subscription(Subscription(platform="discord", channel_id="42"))
+    await repository.save_subscription(Subscription(platform="discord", channel_id="42", kind=DigestKind.WEEKLY))
+    await repository.save_subscription(Subscription(platform="discord", channel_id="43", broken_reason="403"))
+    await repository.save_subscription(Subscription(platform="slack", channel_id="C42", enabled=False))
+    of_42 = await repository.list_subscriptions(platform="discord", channel_id="42")
+    assert {(s.channel_id, s.kind) for s in of_42} == {("42", DigestKind.DAILY), ("42", DigestKind.WEEKLY)}
+    assert {s.target for s in await repository.list_subscriptions(active=True)} == {"discord:42"}
+    assert {s.target for s in await repository.list_subscriptions(active=False)} == {"discord:43", "slack:C42"}

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from paperbot.domain import Item, SourceState
+from paperbot.domain import Item, ItemKind, SourceState
 from paperbot.errors import SourceError, StoreError
 from paperbot.ports import FetchResult, Repository
 from paperbot.service import collect as collect_module
@@ -22,6 +22,7 @@ class DaySource:
     """Papers numbered by day; one given day fails; records which days were asked for and how many at once."""
 
     name = "hf_daily"
+    kind = ItemKind.PAPER
 
     def __init__(self, *, failing: date | None = None) -> None:
         self.failing = failing

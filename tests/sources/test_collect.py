@@ -40,6 +40,7 @@ class FakeSource:
 
     def __init__(self, name: str, *answers: FetchResult | BaseException, delay: float = 0.0) -> None:
         self.name = name
+        self.kind = ItemKind.PAPER
         self.answers = list(answers)
         self.delay = delay
         self.states: list[SourceState | None] = []

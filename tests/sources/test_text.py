@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperbot.sources.text import _CONTROL, _WS, _checked_http_url, clean_text, safe_http_url
+from paperbot.sources.text import _WS, _checked_http_url, clean_text, safe_http_url
+from paperbot.untrusted import _cleaned, clean_untrusted
+
+
+def _slow(value: str) -> str:
+    """The full normalisation, without the fast path."""
+    return " ".join("".join(map(_cleaned, value)).split())
 
 
 @given(st.text())
 def test_clean_text_fast_path_matches_full_normalisation(value: str) -> None:
-    assert clean_text(value) == _WS.sub(" ", _CONTROL.sub(" ", value)).strip()
+    assert clean_text(value) == clean_untrusted(value) == _slow(value)
+
+
+@given(st.text())
+def test_nothing_invisible_or_acting_survives(value: str) -> None:
+    cleaned = clean_untrusted(value)
+    acting = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+    assert not any(unicodedata.category(ch) in acting and ch not in "\u200c\u200d" for ch in cleaned)
+    assert cleaned == cleaned.strip() and "  " not in cleaned
+
+
+def test_bidi_isolates_overrides_and_invisible_characters_are_dropped() -> None:
+    """Issue 15: the ingestion cleaner kept U+2066–U+2069 (bidi isolates), so stored titles carried them."""
+    title = "\u2067evil\u2069 \u202egnp.exe\u202c co\u00adoperate\u200b \ufeffBOM \u2060join"
+    assert clean_untrusted(title) == "evil gnp.exe cooperate BOM join"
+    assert clean_untrusted("a\x1b[31mb\x85c\u2028d\u2029e\tf\nG") == "a [31mb c d e f G"  # C0, C1, Zl, Zp
+    assert clean_untrusted("lone \ud800 surrogate \ue000 private") == "lone \ufffd surrogate \ufffd private"
+    assert clean_untrusted(None) == "" and clean_untrusted(42) == ""
+    assert clean_untrusted("한국어 제목 🧑\u200d💻 그대로") == "한국어 제목 🧑\u200d💻 그대로"  # joiners stay
+    assert clean_untrusted("abcdef", limit=4) == "abc…"
 
 
 def test_str_split_and_regex_whitespace_agree_on_every_code_point() -> None:
-    # clean_text collapses whitespace with str.split(); the reference above uses the regex \s. They must agree.
+    # clean_untrusted collapses whitespace with str.split(); other parsers use the regex \s. They must agree.
     everything = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
     assert {ch for ch in everything if ch.isspace()} == set("".join(_WS.findall(everything)))
-    assert clean_text(f"a{everything}b") == _WS.sub(" ", _CONTROL.sub(" ", f"a{everything}b")).strip()
+    assert clean_text(f"a{everything}b") == _slow(f"a{everything}b")
 
 
 def test_safe_http_url_refuses_whitespace_and_odd_schemes() -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from typing import NoReturn
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from paperbot.config import Settings, load_settings
 from paperbot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from paperbot.bootstrap import App
+
+T = TypeVar("T")
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
@@ -27,3 +34,22 @@ def settings_for(ctx: click.Context) -> Settings:
     configure_logging(settings.log_level, settings.log_format)
     root.meta["paperbot.settings"] = settings
     return settings
+
+
+def run_app(ctx: click.Context, main: Callable[[App], Awaitable[T]], **overrides: Any) -> T:
+    """Prepare the database, build the app (:func:`paperbot.bootstrap.build_app`) and run ``main`` on it.
+
+    The one way a CLI command starts: a database that is not ready exits 1 with the problem in one line.
+    """
+    from paperbot.bootstrap import build_app, prepare_database
+
+    settings = settings_for(ctx)
+    problem = prepare_database(settings)
+    if problem:
+        fail(problem, code=1)
+
+    async def go() -> T:
+        async with build_app(settings, **overrides) as app:
+            return await main(app)
+
+    return asyncio.run(go())

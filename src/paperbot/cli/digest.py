@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
 
 if TYPE_CHECKING:
-    from paperbot.domain import Digest
+    from paperbot.bootstrap import App
+    from paperbot.domain import Digest, Target
+    from paperbot.service.pipeline import Prepared
     from paperbot.service.publish import PublishResult
 
 TARGET_HELP = "console (default), markdown, discord:CHANNEL_ID or slack:CHANNEL_ID"
@@ -38,18 +38,18 @@ def _report_published(target: str, result: PublishResult) -> None:
     click.echo(f"{target}: {day} 다이제스트를 게시했습니다 ({counts}).")
 
 
-def _parse_target(value: str) -> tuple[str, str | None]:
-    """``console``/``markdown`` → (kind, None); ``discord:123`` → (``discord``, ``discord:123``)."""
+def _parse_target(value: str) -> tuple[str, Target | None]:
+    """``console``/``markdown`` → (kind, None); ``discord:123`` → (``discord``, its :class:`Target`)."""
     if value in ("console", "markdown"):
         return value, None
+    from paperbot.domain import Target
     from paperbot.errors import ConfigError
-    from paperbot.service.digest import split_target
 
     try:
-        platform, _ = split_target(value)
+        target = Target.parse(value)
     except ConfigError as exc:
         raise click.BadParameter(f"{exc.user_message} ({TARGET_HELP})") from None
-    return platform, value
+    return target.platform, target
 
 
 @click.command()
@@ -93,84 +93,54 @@ def digest(  # noqa: PLR0917 (click passes one argument per option)
     """
     from paperbot.digest.days import covered_day
     from paperbot.domain import DigestKind, utcnow
-    from paperbot.store.migrate import ensure_schema
 
     target_kind, target = _parse_target(to)
-    publishing = target_kind in ("discord", "slack") and not dry_run
+    publishing = target is not None and not dry_run
     settings = settings_for(ctx)
     if publishing:
         token_setting = "discord_token" if target_kind == "discord" else "slack_bot_token"
         if getattr(settings, token_setting) is None:
             fail(f"설정 오류: PAPERBOT_{token_setting.upper()}가 없어 {target}에 게시할 수 없습니다.", code=2)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
     target_day: date = day.date() if day is not None else covered_day(utcnow(), settings.timezone)
     digest_kind = DigestKind(kind)
 
-    failed_names: list[str] = []
-    all_failed = False
+    async def run(app: App) -> tuple[Prepared, PublishResult | None]:
+        prepared = await app.pipeline.prepare(target_day, digest_kind, target, fetch=not no_collect)
+        _report_collected(target_day, prepared)
+        if prepared.summarized.pending:
+            click.echo(prepared.summarized.status(), err=True)
+        if not publishing or target is None:
+            return prepared, None
+        return prepared, await app.pipeline.publish(prepared.digest, target)
 
-    async def run() -> tuple[Digest, PublishResult | None]:
-        nonlocal all_failed
-        from paperbot.bootstrap import build_services
-        from paperbot.digest.build import week_start
-        from paperbot.service.digest import build_digest
-
-        first_day = week_start(target_day) if digest_kind is DigestKind.WEEKLY else target_day
-        async with build_services(settings) as services:
-            if not no_collect:
-                from paperbot.service.collect import collect
-
-                report = await collect(
-                    services.repository, services.sources, day=target_day, articles=services.articles
-                )
-                failed = report.failed
-                failed_names.extend(outcome.name for outcome in failed)
-                all_failed = bool(report.sources) and len(failed) == len(report.sources)
-                click.echo(
-                    f"{target_day.isoformat()} 수집: 새 항목 {len(report.new_items)}개"
-                    + (f", 실패한 출처 {len(failed)}곳" if failed else ""),
-                    err=True,
-                )
-                for outcome in failed:
-                    click.echo(f"  - {outcome.name}: {outcome.error}", err=True)
-            from paperbot.service.summarize import summarize_pending
-
-            summary = await summarize_pending(
-                services.repository,
-                services.summarizer,
-                day_from=first_day,
-                concurrency=settings.llm_concurrency,
-                daily_budget_usd=settings.llm_daily_budget_usd,
-            )
-            if summary.pending:
-                click.echo(summary.status(), err=True)
-            built = await build_digest(
-                services.repository,
-                day=target_day,
-                kind=digest_kind,
-                target=target,
-                archive_base_url=settings.web_base_url,
-                failed_sources=None if no_collect else failed_names,
-            )
-            if not publishing or target is None:
-                return built, None
-            platform = importlib.import_module(f"paperbot.platforms.{target_kind}")
-            channel_id = target.split(":", 1)[1]
-            return built, await platform.publish_once(settings, services.repository, built, channel_id)
-
-    built, published = asyncio.run(run())
+    prepared, published = run_app(ctx, run)
     if published is not None:
-        _report_published(target or "", published)
+        _report_published(str(target), published)
     else:
-        _print(built, target_kind, target, kind, target_day)
-    if all_failed:
+        _print(prepared.digest, target_kind, str(target) if target else None, kind, target_day)
+    if prepared.all_sources_failed:
+        failed_names = prepared.failed_sources
         fail(
             f"모든 출처({len(failed_names)}곳)를 가져오지 못했습니다: {', '.join(failed_names)}. "
             "네트워크와 출처 상태를 확인하세요 ('paperbot sources --check').",
             code=EXIT_ALL_SOURCES_FAILED,
         )
+
+
+def _report_collected(day: date, prepared: Prepared) -> None:
+    if prepared.collect_timed_out:
+        click.echo(f"{day.isoformat()} 수집: 제한 시간을 넘겨 저장된 항목으로 만듭니다.", err=True)
+    report = prepared.collected
+    if report is None:
+        return
+    failed = report.failed
+    click.echo(
+        f"{day.isoformat()} 수집: 새 항목 {len(report.new_items)}개"
+        + (f", 실패한 출처 {len(failed)}곳" if failed else ""),
+        err=True,
+    )
+    for outcome in failed:
+        click.echo(f"  - {outcome.name}: {outcome.error}", err=True)
 
 
 def _print(built: Digest, target_kind: str, target: str | None, kind: str, target_day: date) -> None:

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Sequence
     from typing import Any
 
-    from paperbot.bootstrap import Services
-    from paperbot.config import Settings
-    from paperbot.service.runtime import Publish
+    from paperbot.bootstrap import App
+    from paperbot.domain import Digest, Subscription
+    from paperbot.scheduler import PaperbotScheduler
+    from paperbot.service.runtime import Leadership
 
 logger = logging.getLogger("paperbot.run")
 
@@ -55,20 +56,18 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
     The web archive, /healthz and /metrics on PAPERBOT_HTTP_PORT (PAPERBOT_HTTP_HOST, default 127.0.0.1).
     SIGTERM or Ctrl+C stops it cleanly.
     """
-    from paperbot.store.migrate import ensure_schema
-
     settings = settings_for(ctx)
+    extra: list[Subscription] = []
     if console_at is not None:
+        from paperbot.domain import Subscription
         from paperbot.errors import PaperbotError
         from paperbot.service.commands import parse_time
 
         try:
-            console_at = parse_time(console_at)
+            at = parse_time(console_at)
         except PaperbotError:
             raise click.BadParameter("HH:MM 형식으로 적어 주세요.", param_hint="--console") from None
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
+        extra.append(Subscription(platform="console", channel_id="stdout", time=at, timezone=settings.timezone))
     http_socket = None
     if settings.http_port is not None:
         from paperbot.web.server import bind
@@ -77,41 +76,19 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
             http_socket = bind(settings.http_host, settings.http_port)
         except OSError as exc:
             fail(f"{settings.http_host}:{settings.http_port} 에서 열 수 없습니다: {exc.strerror or exc}", code=1)
-    code = asyncio.run(_main(settings, console_at=console_at, catch_up=not no_catch_up, http_socket=http_socket))
+    code = run_app(
+        ctx,
+        lambda app: _main(app, extra=extra, catch_up=not no_catch_up, http_socket=http_socket),
+        print_digest=_print_console,
+    )
     if code:
         raise SystemExit(code)
 
 
-def _publishers(settings: Settings, services: Services) -> dict[str, Publish]:
-    from paperbot.domain import Digest
+def _print_console(digest: Digest) -> None:
+    from paperbot.digest.render.console import render_console
 
-    publishers: dict[str, Publish] = {}
-    if settings.discord_token is not None:
-        from paperbot.platforms import discord
-
-        async def to_discord(digest: Digest, channel_id: str) -> Any:
-            return await discord.publish_once(settings, services.repository, digest, channel_id)
-
-        publishers["discord"] = to_discord
-    if settings.slack_bot_token is not None:
-        from paperbot.platforms import slack
-
-        async def to_slack(digest: Digest, channel_id: str) -> Any:
-            return await slack.publish_once(settings, services.repository, digest, channel_id)
-
-        publishers["slack"] = to_slack
-
-    async def to_console(digest: Digest, channel_id: str) -> Any:
-        from paperbot.digest.render.console import render_console
-        from paperbot.domain import DigestRun, RunStatus
-        from paperbot.service.publish import PublishResult
-
-        click.echo(render_console(digest), nl=False)
-        run = DigestRun(target="console", kind=digest.kind, day=digest.day, status=RunStatus.DONE)
-        return PublishResult(run=run, sent=1, complete=True)
-
-    publishers["console"] = to_console
-    return publishers
+    click.echo(render_console(digest), nl=False)
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -138,131 +115,106 @@ async def _platform(name: str, start: Callable[[], Coroutine[Any, Any, None]]) -
         delay = min(delay * 2, PLATFORM_RESTART_MAX)
 
 
-async def _main(  # noqa: PLR0915
-    settings: Settings, *, console_at: str | None, catch_up: bool, http_socket: socket.socket | None = None
+async def _warm_up_search() -> None:
+    """Load the Korean analyser in the background, so the first /paper search does not wait seconds for it."""
+    from paperbot.service.search import warm_up
+
+    try:
+        logger.info("search analyser ready: %s", await warm_up())
+    except Exception as exc:  # search still works: the analyser then loads on the first query
+        logger.warning("search analyser not preloaded: %s", type(exc).__name__)
+
+
+async def _lead(app: App, leadership: Leadership, scheduler: PaperbotScheduler) -> None:
+    """Once elected: the scheduler, and the Discord gateway (one per deployment)."""
+    await leadership.elected.wait()
+    logger.info("leading: starting the scheduler%s", " and the Discord gateway" if app.discord_on else "")
+    async with asyncio.TaskGroup() as group:
+        group.create_task(scheduler.run())
+        if app.discord_on:
+            from paperbot.cli.discord import serve_discord
+
+            group.create_task(_platform("discord", lambda: serve_discord(app)))
+
+
+def _start_everywhere(
+    tg: asyncio.TaskGroup, app: App, leadership: Leadership, http_socket: socket.socket | None
+) -> None:
+    """What every instance runs, leader or not: the web archive with health and metrics, the Slack app."""
+    if app.discord_on or app.slack_on or http_socket is not None:
+        tg.create_task(_warm_up_search())
+    if http_socket is not None:
+        from paperbot.scheduler.health import health_routes, make_registry
+        from paperbot.web.server import serve
+
+        registry = make_registry(app.runtime.stats, leadership.elected.is_set)
+        routes = health_routes(registry, leadership.elected.is_set)
+        tg.create_task(serve(app.web_app(extra=routes), http_socket))
+    if app.slack_on:
+        from paperbot.platforms.slack.runner import run_slack
+
+        settings = app.settings
+        tg.create_task(
+            _platform(
+                "slack",
+                lambda: run_slack(
+                    settings, app.commands, http_port=settings.slack_http_port, leader=leadership.elected
+                ),
+            )
+        )
+
+
+async def _main(
+    app: App, *, extra: Sequence[Subscription], catch_up: bool, http_socket: socket.socket | None = None
 ) -> int:
     import os
     import signal
     import uuid
     from datetime import timedelta
 
-    from paperbot.bootstrap import build_services
-    from paperbot.domain import Subscription
     from paperbot.scheduler import PaperbotScheduler
-    from paperbot.service.runtime import Leadership, LeadershipLostError, Runtime
+    from paperbot.service.runtime import Leadership, LeadershipLostError
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    async with build_services(settings) as services:
-        runtime = Runtime(
-            repository=services.repository,
-            sources=services.sources,
-            summarizer=services.summarizer,
-            publishers=_publishers(settings, services),
-            timezone=settings.timezone,
-            llm_concurrency=settings.llm_concurrency,
-            llm_daily_budget_usd=settings.llm_daily_budget_usd,
-            job_deadline=settings.job_deadline,
-            source_deadline=settings.source_deadline,
-            collect_deadline=min(settings.source_deadline + 30, settings.job_deadline / 2),
-            hf_refresh_days=settings.hf_refresh_days,
-            look_back=timedelta(hours=settings.catch_up_hours),
-            archive_base_url=settings.web_base_url,
-            articles=services.articles,
-        )
-        extra = (
-            [Subscription(platform="console", channel_id="stdout", time=console_at, timezone=settings.timezone)]
-            if console_at
-            else []
-        )
-        scheduler = PaperbotScheduler(
-            runtime,
-            hf_collect_hours=settings.hf_collect_hours,
-            upvote_refresh_hour=settings.upvote_refresh_hour,
-            catch_up=catch_up,
-            extra=extra,
-        )
-        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        leadership = Leadership(services.repository, holder, timedelta(seconds=settings.lease_ttl))
-        discord_on = settings.discord_token is not None
-        slack_on = settings.slack_bot_token is not None and (
-            settings.slack_app_token is not None or settings.slack_http_port is not None
-        )
-        enabled = [name for name, on in (("discord", discord_on), ("slack", slack_on)) if on]
-        logger.info("paperbot run: instance %s, platforms: %s", holder, ", ".join(enabled) or "none")
+    settings = app.settings
+    scheduler = PaperbotScheduler(
+        app.runtime,
+        hf_collect_hours=settings.hf_collect_hours,
+        upvote_refresh_hour=settings.upvote_refresh_hour,
+        catch_up=catch_up,
+        extra=list(extra),
+    )
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    leadership = Leadership(app.repository, holder, timedelta(seconds=settings.lease_ttl))
+    enabled = [name for name, on in (("discord", app.discord_on), ("slack", app.slack_on)) if on]
+    logger.info("paperbot run: instance %s, platforms: %s", holder, ", ".join(enabled) or "none")
 
-        async def until_stopped() -> None:
-            await stop.wait()
-            raise _StopRequestedError
+    async def until_stopped() -> None:
+        await stop.wait()
+        raise _StopRequestedError
 
-        async def warm_up_search() -> None:
-            # Load the Korean analyser in the background, so the first /paper search does not wait seconds for it.
-            from paperbot.service.search import warm_up
-
-            try:
-                logger.info("search analyser ready: %s", await warm_up())
-            except Exception as exc:  # search still works: the analyser then loads on the first query
-                logger.warning("search analyser not preloaded: %s", type(exc).__name__)
-
-        async def lead() -> None:
-            await leadership.elected.wait()
-            logger.info("leading: starting the scheduler%s", " and the Discord gateway" if discord_on else "")
-            async with asyncio.TaskGroup() as group:
-                group.create_task(scheduler.run())
-                if discord_on:
-                    from paperbot.cli.discord import serve_discord
-
-                    group.create_task(_platform("discord", lambda: serve_discord(settings, services)))
-
-        code = 0
+    code = 0
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(until_stopped())
+            tg.create_task(leadership.run())
+            tg.create_task(_lead(app, leadership, scheduler))
+            _start_everywhere(tg, app, leadership, http_socket)
+    except* _StopRequestedError:
+        logger.info("paperbot run: stopping (signal)")
+    except* LeadershipLostError as group:
+        logger.error("paperbot run: %s; exiting so a supervisor restarts this instance", _first(group))
+        code = 1
+    except* Exception as group:
+        logger.error("paperbot run: unexpected %s", type(_first(group)).__name__, exc_info=_first(group))
+        code = 1
+    finally:
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(until_stopped())
-                tg.create_task(leadership.run())
-                tg.create_task(lead())
-                if enabled or http_socket is not None:
-                    tg.create_task(warm_up_search())
-                if http_socket is not None:
-                    from paperbot.cli.web import archive_app
-                    from paperbot.scheduler.health import health_routes, make_registry
-                    from paperbot.web.server import serve
-
-                    registry = make_registry(runtime.stats, leadership.elected.is_set)
-                    routes = health_routes(registry, leadership.elected.is_set)
-                    tg.create_task(serve(archive_app(settings, services, extra=routes), http_socket))
-                if slack_on:
-                    from paperbot.platforms.slack.runner import run_slack
-                    from paperbot.service.commands import CommandContext
-
-                    context = CommandContext(
-                        services.repository,
-                        timezone=settings.timezone,
-                        sources=services.sources,
-                        summarizer=services.summarizer,
-                        web_base_url=settings.web_base_url,
-                    )
-                    tg.create_task(
-                        _platform(
-                            "slack",
-                            lambda: run_slack(
-                                settings, context, http_port=settings.slack_http_port, leader=leadership.elected
-                            ),
-                        )
-                    )
-        except* _StopRequestedError:
-            logger.info("paperbot run: stopping (signal)")
-        except* LeadershipLostError as group:
-            logger.error("paperbot run: %s; exiting so a supervisor restarts this instance", _first(group))
-            code = 1
-        except* Exception as group:
-            logger.error("paperbot run: unexpected %s", type(_first(group)).__name__, exc_info=_first(group))
-            code = 1
-        finally:
-            try:
-                await leadership.release()
-            except Exception as exc:  # the lease then simply expires
-                logger.warning("lease release failed: %s", type(exc).__name__)
-        return code
+            await leadership.release()
+        except Exception as exc:  # the lease then simply expires
+            logger.warning("lease release failed: %s", type(exc).__name__)
+    return code

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import unicodedata
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app
+
+if TYPE_CHECKING:
+    from paperbot.bootstrap import App
 
 
 def _since(value: str | None) -> date | None:
@@ -57,31 +60,22 @@ def search(
     Korean works with particles and compounds (모델 finds 모델의, 언어모델 finds 언어 모델);
     partial words fall back to substring matches. Example: paperbot search 언어 모델 --since 30d
     """
-    from paperbot.bootstrap import build_services
     from paperbot.service.search import SearchOutcome
     from paperbot.service.search import search as run_search
-    from paperbot.store.migrate import ensure_schema
 
     text = " ".join(query)
     if not text.strip() and not reindex:
         fail("검색어를 입력해 주세요. 예: paperbot search 언어 모델", code=2)
     day_from = _since(since)
-    settings = settings_for(ctx)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
 
-    async def run() -> tuple[int | None, SearchOutcome | None]:
-        async with build_services(settings) as services:
-            count = await services.repository.reindex_search() if reindex else None
-            outcome = None
-            if text.strip():
-                outcome = await run_search(
-                    services.repository, text, limit=limit, since=day_from, sources=sources or None
-                )
-            return count, outcome
+    async def run(app: App) -> tuple[int | None, SearchOutcome | None]:
+        count = await app.repository.reindex_search() if reindex else None
+        outcome = None
+        if text.strip():
+            outcome = await run_search(app.repository, text, limit=limit, since=day_from, sources=sources or None)
+        return count, outcome
 
-    count, outcome = asyncio.run(run())
+    count, outcome = run_app(ctx, run)
     if count is not None:
         click.echo(f"검색 색인을 다시 만들었습니다: {count}건", err=as_json)
     if outcome is None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
+
+if TYPE_CHECKING:
+    from paperbot.bootstrap import App
 
 
 @click.group()
@@ -45,28 +49,12 @@ def check_command(ctx: click.Context) -> None:
 @click.pass_context
 def run_command(ctx: click.Context, http_mode: bool, port: int | None) -> None:
     """앱을 실행합니다: /paper 명령에 답하고 반응 투표를 셉니다 (기본 Socket Mode, Ctrl+C로 종료)."""
-    from paperbot.store.migrate import ensure_schema
-
     settings = settings_for(ctx)
     http_port = port or settings.slack_http_port or (3000 if http_mode else None)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
-    asyncio.run(_run(ctx, http_port))
 
+    async def serve(app: App) -> None:
+        from paperbot.platforms.slack.runner import run_slack
 
-async def _run(ctx: click.Context, http_port: int | None) -> None:
-    from paperbot.bootstrap import build_services
-    from paperbot.platforms.slack.runner import run_slack
-    from paperbot.service.commands import CommandContext
+        await run_slack(app.settings, app.commands, http_port=http_port)
 
-    settings = settings_for(ctx)
-    async with build_services(settings) as services:
-        context = CommandContext(
-            services.repository,
-            timezone=settings.timezone,
-            sources=services.sources,
-            summarizer=services.summarizer,
-            web_base_url=settings.web_base_url,
-        )
-        await run_slack(settings, context, http_port=http_port)
+    run_app(ctx, serve)

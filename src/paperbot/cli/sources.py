@@ -1,7 +1,7 @@
 """``paperbot collect``, ``paperbot sources`` and ``paperbot backfill``: gathering papers and posts.
 
-These commands need the database, the HTTP client and the sources but not the summariser, so they open just
-those (the registries still decide which classes are used).
+Like every command they start from the one composition root (:func:`paperbot.bootstrap.build_app`), and use its
+repository and sources.
 """
 
 from __future__ import annotations
@@ -10,49 +10,21 @@ import asyncio
 import dataclasses
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
 
 if TYPE_CHECKING:
-    from paperbot.config import Settings
+    from paperbot.bootstrap import App
     from paperbot.domain import Item, SourceState
-    from paperbot.ports import ArticleSource, Repository, Source
+    from paperbot.ports import Source
     from paperbot.service.collect import CollectReport
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-@asynccontextmanager
-async def _open(settings: Settings) -> AsyncIterator[tuple[Repository, ArticleSource | None, list[Source]]]:
-    """The repository, the article fetcher (None when ``article_fetch`` is off) and the sources, sharing one
-    polite Fetcher (a blog's feed and its posts' pages keep their host's pace)."""
-    from paperbot.httpclient import make_http_client
-    from paperbot.sources.fetch import Fetcher
-    from paperbot.sources.registry import build_article_source, build_sources
-    from paperbot.store.engine import create_engine
-    from paperbot.store.sql import SqlRepository
-
-    repository = SqlRepository(create_engine(settings.database_url), owns_engine=True)
-    try:
-        async with make_http_client(settings) as http:
-            fetcher = Fetcher.from_settings(settings, http)
-            yield repository, build_article_source(settings, fetcher), build_sources(settings, http, fetcher)
-    finally:
-        await repository.close()
-
-
-def _prepare_db(settings: Settings) -> None:
-    from paperbot.store.migrate import ensure_schema
-
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
 
 
 def _check_names(names: Sequence[str], sources: Sequence[Source]) -> None:
@@ -123,16 +95,15 @@ def collect(ctx: click.Context, day: Any, names: tuple[str, ...], as_json: bool)
     from paperbot.domain import utcnow
     from paperbot.service.collect import collect as collect_use_case
 
-    settings = settings_for(ctx)
-    _prepare_db(settings)
     target: date = day.date() if day is not None else utcnow().date()
 
-    async def run() -> CollectReport:
-        async with _open(settings) as (repository, articles, sources):
-            _check_names(names, sources)
-            return await collect_use_case(repository, sources, day=target, only=list(names) or None, articles=articles)
+    async def run(app: App) -> CollectReport:
+        _check_names(names, app.sources)
+        return await collect_use_case(
+            app.repository, app.sources, day=target, only=list(names) or None, articles=app.articles
+        )
 
-    report = asyncio.run(run())
+    report = run_app(ctx, run)
     if as_json:
         click.echo(json.dumps(report_json(report), ensure_ascii=False, default=str))
     else:
@@ -166,26 +137,25 @@ def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
     from paperbot.sources.registry import source_specs
 
     settings = settings_for(ctx)
-    _prepare_db(settings)
     specs = source_specs(settings)
 
-    async def run() -> list[dict[str, Any]]:
-        async with _open(settings) as (repository, _articles, built):
-            states = {state.name: state for state in await repository.list_source_states()}
-            by_name = {source.name: source for source in built}
-            checks: dict[str, dict[str, Any]] = {}
-            if check:
-                day = utcnow().date()
+    async def run(app: App) -> list[dict[str, Any]]:
+        built = app.sources
+        states = {state.name: state for state in await app.repository.list_source_states()}
+        by_name = {source.name: source for source in built}
+        checks: dict[str, dict[str, Any]] = {}
+        if check:
+            day = utcnow().date()
 
-                async def probe(source: Source) -> tuple[str, dict[str, Any]]:
-                    try:
-                        async with asyncio.timeout(settings.source_deadline):
-                            result = await source.fetch(day)
-                    except Exception as exc:  # report every failure; one source never hides the others
-                        return source.name, {"ok": False, "error": str(exc) or type(exc).__name__}
-                    return source.name, {"ok": True, "items": len(result.items), "skipped": result.skipped}
+            async def probe(source: Source) -> tuple[str, dict[str, Any]]:
+                try:
+                    async with asyncio.timeout(settings.source_deadline):
+                        result = await source.fetch(day)
+                except Exception as exc:  # report every failure; one source never hides the others
+                    return source.name, {"ok": False, "error": str(exc) or type(exc).__name__}
+                return source.name, {"ok": True, "items": len(result.items), "skipped": result.skipped}
 
-                checks = dict(await asyncio.gather(*(probe(source) for source in built)))
+            checks = dict(await asyncio.gather(*(probe(source) for source in built)))
         rows = []
         for spec in specs:
             state = states.get(spec.name)
@@ -206,7 +176,7 @@ def sources(ctx: click.Context, check: bool, as_json: bool) -> None:
             )
         return rows
 
-    rows = asyncio.run(run())
+    rows = run_app(ctx, run)
     if as_json:
         click.echo(json.dumps({"sources": rows}, ensure_ascii=False))
     else:
@@ -238,22 +208,19 @@ def backfill(ctx: click.Context, start: Any, end: Any, names: tuple[str, ...]) -
     last: date = end.date()
     if last < first:
         fail("--to 날짜가 --from 날짜보다 앞섭니다.", code=2)
-    settings = settings_for(ctx)
-    _prepare_db(settings)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
-    async def run() -> tuple[int, list[str]]:
-        async with _open(settings) as (repository, _articles, built):
-            _check_names(names, built)
-            with click.progressbar(length=len(days), label="수집 중", file=sys.stderr) as bar:
-                reports = await backfill_use_case(
-                    repository, built, days, only=list(names), on_day=lambda _report: bar.update(1)
-                )
+    async def run(app: App) -> tuple[int, list[str]]:
+        _check_names(names, app.sources)
+        with click.progressbar(length=len(days), label="수집 중", file=sys.stderr) as bar:
+            reports = await backfill_use_case(
+                app.repository, app.sources, days, only=list(names), on_day=lambda _report: bar.update(1)
+            )
         new = sum(len(report.new_items) for report in reports)
         failures = [f"{r.day.isoformat()} {o.name}: {o.error}" for r in reports for o in r.failed]
         return new, failures
 
-    new, failures = asyncio.run(run())
+    new, failures = run_app(ctx, run)
     click.echo(f"{len(days)}일 수집 완료: 새 항목 {new}개, 실패 {len(failures)}건")
     for failure in failures[:20]:
         click.echo(f"  {failure}", err=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import run_app, settings_for
+
+if TYPE_CHECKING:
+    from paperbot.bootstrap import App
 
 
 @click.command()
@@ -26,35 +28,29 @@ from paperbot.cli.common import fail, settings_for
 @click.pass_context
 def summarize(ctx: click.Context, day: datetime | None, limit: int | None, as_json: bool) -> None:
     """Summarise pending items in Korean (LLM back-end or offline), with the cache and the daily budget."""
-    from paperbot.bootstrap import build_services
     from paperbot.service.summarize import SummarizeReport, summarize_pending
-    from paperbot.store.migrate import ensure_schema
 
     settings = settings_for(ctx)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
     day_from: date | None = day.date() if day is not None else None
 
     bar = _ProgressBar() if not as_json and sys.stderr.isatty() else None
 
-    async def run() -> SummarizeReport:
-        async with build_services(settings) as services:
-            try:
-                return await summarize_pending(
-                    services.repository,
-                    services.summarizer,
-                    day_from=day_from,
-                    limit=limit,
-                    concurrency=settings.llm_concurrency,
-                    daily_budget_usd=settings.llm_daily_budget_usd,
-                    progress=bar.update if bar is not None else None,
-                )
-            finally:
-                if bar is not None:
-                    bar.close()
+    async def run(app: App) -> SummarizeReport:
+        try:
+            return await summarize_pending(
+                app.repository,
+                app.summarizer,
+                day_from=day_from,
+                limit=limit,
+                concurrency=settings.llm_concurrency,
+                daily_budget_usd=settings.llm_daily_budget_usd,
+                progress=bar.update if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
-    report = asyncio.run(run())
+    report = run_app(ctx, run)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         return

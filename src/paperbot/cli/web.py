@@ -9,32 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paperbot.cli.common import fail, settings_for
+from paperbot.cli.common import fail, run_app, settings_for
 
 if TYPE_CHECKING:
-    from aiohttp import web as aiohttp_web
-
-    from paperbot.bootstrap import Services
-    from paperbot.config import Settings
-    from paperbot.web.app import ExtraRoute
+    from paperbot.bootstrap import App
 
 DEFAULT_PORT = 8080
-
-
-def archive_app(
-    settings: Settings, services: Services, *, extra: dict[str, ExtraRoute] | None = None
-) -> aiohttp_web.Application:
-    """The archive application over the services' repository, configured from Settings."""
-    from paperbot.web.app import WebConfig, create_app
-
-    config = WebConfig(
-        token=settings.web_token.get_secret_value() if settings.web_token else None,
-        source_names=tuple(source.name for source in services.sources),
-        degraded_after=settings.source_degraded_after,
-        timezone=settings.timezone,
-        secure_cookie=(settings.web_base_url or "").startswith("https://"),
-    )
-    return create_app(services.repository, config, extra=extra)
 
 
 @click.command()
@@ -54,13 +34,9 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     "Authorization: Bearer <token>", or open any page once with ?token=<token> (a cookie remembers it).
     Example: paperbot web --port 8080, then open http://127.0.0.1:8080/
     """
-    from paperbot.store.migrate import ensure_schema
+    from paperbot.web.server import bind
 
     settings = settings_for(ctx)
-    problem = ensure_schema(settings.database_url)
-    if problem:
-        fail(problem, code=1)
-    from paperbot.web.server import bind
 
     bind_host = host or settings.http_host
     bind_port = port if port is not None else (settings.http_port or DEFAULT_PORT)
@@ -68,13 +44,12 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
         sock = bind(bind_host, bind_port)
     except OSError as exc:
         fail(f"{bind_host}:{bind_port} 에서 열 수 없습니다: {exc.strerror or exc}", code=1)
-    asyncio.run(_serve(settings, sock))
+    run_app(ctx, lambda app: _serve(app, sock))
 
 
-async def _serve(settings: Settings, sock: socket.socket) -> None:
+async def _serve(app: App, sock: socket.socket) -> None:
     import signal
 
-    from paperbot.bootstrap import build_services
     from paperbot.service.search import warm_up
     from paperbot.web.server import serve
 
@@ -87,17 +62,15 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"웹 아카이브: http://{shown}:{port}/ (멈추려면 Ctrl+C)", err=True)
 
-    async with build_services(settings) as services:
-        app = archive_app(settings, services, extra={"/healthz": healthz})
-        task = asyncio.ensure_future(serve(app, sock, on_ready=ready))
+    task = asyncio.ensure_future(serve(app.web_app(extra={"/healthz": healthz}), sock, on_ready=ready))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    warming = asyncio.ensure_future(warm_up())  # the Korean analyser, before the first search needs it
+    try:
+        await task
+    except asyncio.CancelledError:
+        click.echo("웹 아카이브를 멈췄습니다.", err=True)
+    finally:
+        warming.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
-        warming = asyncio.ensure_future(warm_up())  # the Korean analyser, before the first search needs it
-        try:
-            await task
-        except asyncio.CancelledError:
-            click.echo("웹 아카이브를 멈췄습니다.", err=True)
-        finally:
-            warming.cancel()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
+            loop.remove_signal_handler(signum)

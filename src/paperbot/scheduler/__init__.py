@@ -33,7 +33,8 @@ def _digest_job_id(subscription: Subscription) -> str:
 
 def digest_trigger(subscription: Subscription) -> CronTrigger:
     """Daily at ``time``, or weekly on ``weekday`` (0 = Monday) at ``time``, in the subscription's timezone."""
-    hour, minute = (int(part) for part in subscription.time.split(":"))
+    at = subscription.at
+    hour, minute = at.hour, at.minute
     weekday: Any = subscription.weekday if subscription.kind is DigestKind.WEEKLY else None
     return CronTrigger(day_of_week=weekday, hour=hour, minute=minute, timezone=ZoneInfo(subscription.timezone))
 

@@ -15,11 +15,10 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot.digest import links
-from paperbot.digest.build import build_daily
 from paperbot.digest.days import covered_day
 from paperbot.digest.ranking import DEFAULT_POLICY, score
 from paperbot.domain import (
@@ -30,18 +29,20 @@ from paperbot.domain import (
     RunStatus,
     Subscription,
     Summary,
+    parse_hhmm,
     utcnow,
 )
 from paperbot.errors import PaperbotError
 from paperbot.ports import Repository, Source, Summarizer
+from paperbot.service.digest import build_digest
 
-HF_SOURCE = "hf_daily"
+#: Where papers are looked up when no paper source is configured (the name HF Daily Papers is stored under).
+STORED_PAPER_SOURCE = "hf_daily"
 MAX_PAPERS = 10
 MAX_FILTER_ENTRIES = 20
 MAX_FILTER_LENGTH = 60
 MAX_MIN_UPVOTES = 10_000
 _ARXIV_RE = re.compile(r"^(?:https?://(?:arxiv\.org/(?:abs|pdf)|huggingface\.co/papers)/)?(\d{4}\.\d{4,5})(?:v\d+)?$")
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _WEEKDAYS = "월화수목금토일"
 
 ADMIN_ONLY = "이 명령은 채널 관리자(서버 관리 또는 채널 관리 권한)만 쓸 수 있습니다."
@@ -123,8 +124,8 @@ def _bullets(summary: Summary | None) -> tuple[str, ...]:
 
 
 async def _subscription(ctx: CommandContext, caller: Caller, kind: DigestKind | None = None) -> Subscription | None:
-    for subscription in await ctx.repository.list_subscriptions(platform=caller.platform):
-        if subscription.channel_id == caller.channel_id and (kind is None or subscription.kind is kind):
+    for subscription in await ctx.repository.list_subscriptions(platform=caller.platform, channel_id=caller.channel_id):
+        if kind is None or subscription.kind is kind:
             return subscription
     return None
 
@@ -133,15 +134,10 @@ async def _subscription(ctx: CommandContext, caller: Caller, kind: DigestKind | 
 
 
 async def today(ctx: CommandContext, caller: Caller) -> Reply:
-    """The daily digest of this channel for the latest complete HF day, as it is (or would be) posted."""
+    """The daily digest of this channel for the latest complete HF day, as it is (or would be) posted: the real
+    builder (:func:`paperbot.service.digest.build_digest`) with the channel's filters, votes and blog posts."""
     day = covered_day(ctx.now(), ctx.timezone)
-    subscription = await _subscription(ctx, caller, DigestKind.DAILY)
-    filters = subscription.filters if subscription else ChannelFilters()
-    papers = await ctx.repository.list_items(day_from=day, day_to=day, kind=ItemKind.PAPER)
-    ids = [item.id for item in papers if item.id is not None]
-    summaries = await ctx.repository.latest_summaries(ids)
-    votes = await ctx.repository.vote_totals(ids, channel_id=caller.channel_id)
-    digest = build_daily(day, papers, summaries=summaries, team_votes=votes, filters=filters, target=caller.target)
+    digest = await build_digest(ctx.repository, day=day, kind=DigestKind.DAILY, target=caller.target)
     label = f"{day.isoformat()}({_WEEKDAYS[day.weekday()]})"
     if digest.is_empty:
         return Reply(text=digest.empty_reason or f"{label}에 보여 드릴 논문이 없습니다.")
@@ -150,7 +146,11 @@ async def today(ctx: CommandContext, caller: Caller) -> Reply:
         for entry in digest.entries[:MAX_PAPERS]
     )
     more = len(digest.entries) - len(views)
-    text = f"📚 {label} HF Daily Papers — 이 채널 기준 {len(digest.entries)}편"
+    papers = sum(1 for entry in digest.entries if entry.item.kind is ItemKind.PAPER)
+    posts = len(digest.entries) - papers
+    text = f"📚 {label} HF Daily Papers — 이 채널 기준 {papers}편"
+    if posts:
+        text += f", 블로그 새 글 {posts}편"
     if more > 0:
         text += f" (상위 {len(views)}편만 표시)"
     return Reply(text=text, papers=views)
@@ -237,7 +237,8 @@ def parse_arxiv_id(value: str) -> str:
 async def show(ctx: CommandContext, caller: Caller, arxiv_id: str) -> Reply:
     """One paper with its summary; unknown papers are fetched from HF and summarised on demand."""
     ident = parse_arxiv_id(arxiv_id)
-    item = await ctx.repository.find_item(HF_SOURCE, ident)
+    source = _paper_source(ctx)
+    item = await ctx.repository.find_item(source.name if source else STORED_PAPER_SOURCE, ident)
     if item is None:
         item = await _fetch_paper(ctx, ident)
     item_id = item.id
@@ -254,8 +255,13 @@ async def show(ctx: CommandContext, caller: Caller, arxiv_id: str) -> Reply:
     return Reply(text=text, papers=(PaperView(item, _bullets(summary), votes),))
 
 
+def _paper_source(ctx: CommandContext) -> Source | None:
+    """The source of papers (HF Daily Papers), whatever it is named."""
+    return next((s for s in ctx.sources if s.kind is ItemKind.PAPER), None)
+
+
 async def _fetch_paper(ctx: CommandContext, ident: str) -> Item:
-    source = next((s for s in ctx.sources if s.name == HF_SOURCE), None)
+    source = _paper_source(ctx)
     not_found = CommandError(f"paper {ident} unknown", user_message=f"{ident} 논문을 찾지 못했습니다.")
     if source is None:
         raise not_found
@@ -274,10 +280,11 @@ async def _fetch_paper(ctx: CommandContext, ident: str) -> Item:
 def parse_time(value: str | None) -> str:
     if value is None or not value.strip():
         return "09:00"
-    match = _TIME_RE.match(value.strip())
-    if match is None:
-        raise CommandError(f"bad time {value!r}", user_message="시각은 HH:MM 형식으로 적어 주세요. 예: 09:00")
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
+    try:
+        at = parse_hhmm(value)
+    except ValueError:
+        raise CommandError(f"bad time {value!r}", user_message="시각은 HH:MM 형식으로 적어 주세요. 예: 09:00") from None
+    return f"{at.hour:02d}:{at.minute:02d}"
 
 
 def parse_timezone(value: str | None, default: str) -> str:
@@ -303,13 +310,13 @@ def parse_kind(value: str | None) -> DigestKind:
 def next_run(subscription: Subscription, now: datetime) -> datetime:
     """The next time this subscription's digest is due, in its timezone."""
     zone = ZoneInfo(subscription.timezone)
-    hour, minute = (int(part) for part in subscription.time.split(":"))
+    at = subscription.at
     local_now = now.astimezone(zone)
-    candidate = datetime.combine(local_now.date(), time(hour, minute), tzinfo=zone)
+    candidate = datetime.combine(local_now.date(), at, tzinfo=zone)
     while candidate <= local_now or (
         subscription.kind is DigestKind.WEEKLY and candidate.weekday() != subscription.weekday
     ):
-        candidate = datetime.combine(candidate.date() + timedelta(days=1), time(hour, minute), tzinfo=zone)
+        candidate = datetime.combine(candidate.date() + timedelta(days=1), at, tzinfo=zone)
     return candidate
 
 
@@ -406,11 +413,7 @@ async def config(
 ) -> Reply:
     """Show or change this channel's digest filters (every subscription of the channel gets the same)."""
     require_admin(caller)
-    subscriptions = [
-        s
-        for s in await ctx.repository.list_subscriptions(platform=caller.platform)
-        if s.channel_id == caller.channel_id
-    ]
+    subscriptions = await ctx.repository.list_subscriptions(platform=caller.platform, channel_id=caller.channel_id)
     if not subscriptions:
         raise CommandError(
             "config without subscription", user_message="먼저 /paper subscribe 로 이 채널을 구독해 주세요."
@@ -490,11 +493,7 @@ async def status(ctx: CommandContext, caller: Caller) -> Reply:
         fields.append(("출처", "\n".join(lines)))
     else:
         fields.append(("출처", "아직 수집한 적이 없습니다."))
-    subscriptions = [
-        s
-        for s in await ctx.repository.list_subscriptions(platform=caller.platform)
-        if s.channel_id == caller.channel_id
-    ]
+    subscriptions = await ctx.repository.list_subscriptions(platform=caller.platform, channel_id=caller.channel_id)
     if not subscriptions:
         fields.append(("구독", "이 채널은 구독 중이 아닙니다."))
     for subscription in subscriptions:

@@ -19,33 +19,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from paperbot.digest import links
 from paperbot.digest.build import build_daily, build_weekly, week_start
 from paperbot.digest.ranking import DEFAULT_POLICY, RankingPolicy
-from paperbot.domain import ChannelFilters, Digest, DigestKind, Item, ItemKind, SourceState
-from paperbot.errors import ConfigError
+from paperbot.domain import ChannelFilters, Digest, DigestKind, Item, ItemKind, SourceState, Target
 from paperbot.ports import Repository
-
-PLATFORMS = ("discord", "slack")
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """``discord:123`` → (``discord``, ``123``); a ConfigError names what is wrong."""
-    platform, sep, channel = target.partition(":")
-    if not sep or platform not in PLATFORMS or not channel.strip():
-        raise ConfigError(
-            f"invalid target {target!r}: use discord:CHANNEL_ID or slack:CHANNEL_ID",
-            user_message="대상은 discord:채널ID 또는 slack:채널ID 형식이어야 합니다.",
-        )
-    channel = channel.strip()
-    if platform == "discord" and not channel.isdigit():
-        raise ConfigError(f"invalid Discord channel id {channel!r}", user_message="Discord 채널 ID는 숫자여야 합니다.")
-    if platform == "slack" and not channel.isalnum():
-        raise ConfigError(f"invalid Slack channel id {channel!r}", user_message="Slack 채널 ID 형식이 아닙니다.")
-    return platform, channel
+    """``discord:123`` → (``discord``, ``123``); a ConfigError names what is wrong (see :class:`Target`)."""
+    parsed = Target.parse(target)
+    return parsed.platform, parsed.channel_id
 
 
 async def channel_filters(repository: Repository, target: str, kind: DigestKind) -> ChannelFilters:
     """The filters of the target's subscription of ``kind`` (else of any of its subscriptions), or none."""
     platform, channel = split_target(target)
-    subscriptions = [s for s in await repository.list_subscriptions(platform=platform) if s.channel_id == channel]
+    subscriptions = await repository.list_subscriptions(platform=platform, channel_id=channel)
     for subscription in sorted(subscriptions, key=lambda s: s.kind is not kind):
         return subscription.filters
     return ChannelFilters()

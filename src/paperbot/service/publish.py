@@ -1,7 +1,11 @@
-"""Publishing a rendered digest with the delivery state machine (platform-neutral; Discord and Slack share it).
+"""Publishing a digest with the delivery state machine (platform-neutral; Discord and Slack share it).
 
-The database decides what is posted. One digest run per (target, kind, day) is claimed; each chunk (message) gets a
-delivery row that moves pending → sending → sent. Every move is a compare-and-set, so two senders racing on one
+:func:`publish_digest` is the one publishing use case (``paperbot digest --to``, the scheduler, resume, catch-up).
+The database decides what is posted. One digest run per (target, kind, day) is claimed; the digest is rendered
+once, when the run has no chunks yet, and its chunks (payload, item id, reactions, thread parent) are stored as the
+run's delivery rows in one step. Every later pass sends from that stored copy, never from a new rendering: HF
+upvotes and new summaries reorder a rendering, and a re-render would post a paper twice and record it under
+another paper's position (its votes counting for that paper). Each delivery row moves pending → sending → sent. Every move is a compare-and-set, so two senders racing on one
 chunk never both post it. A chunk whose outcome is unknown (timeout, crash between "sent" and "recorded") is looked
 up on the platform before anything is re-sent, and the platform is given a deterministic idempotency key
 (:func:`delivery_key`; Discord: the nonce with ``enforce_nonce``) so a re-send within its window returns the
@@ -31,14 +35,30 @@ from paperbot.domain import (
     FINAL_DELIVERY_STATES,
     Delivery,
     DeliveryState,
+    Digest,
     DigestKind,
     DigestRun,
+    OutboundChunk,
     PostRef,
     RunStatus,
+    Target,
     utcnow,
 )
-from paperbot.errors import DeliveryError
-from paperbot.ports import DeliveryRepository, SubscriptionRepository
+from paperbot.errors import ConfigError, DeliveryError
+from paperbot.ports import ChunkSender, DeliveryRepository, SubscriptionRepository
+
+__all__ = [
+    "ChannelUnavailableError",
+    "ChunkRejectedError",
+    "ChunkSender",
+    "NotSentError",
+    "OutboundChunk",
+    "OutcomeUnknownError",
+    "PublishResult",
+    "delivery_key",
+    "publish_chunks",
+    "publish_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,43 +84,6 @@ class NotSentError(DeliveryError):
 
 class ChunkRejectedError(DeliveryError):
     """The platform rejected this one payload (a 400): retrying it would fail the same way."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundChunk:
-    """One message to post: a JSON-ready platform payload, the item it presents (None for headers) and the
-    reactions the bot adds under it (vote buttons)."""
-
-    payload: Mapping[str, Any]
-    item_id: int | None = None
-    reactions: tuple[str, ...] = ()
-    #: Index of the chunk whose message this one replies to (Slack threads); publishing fills ``thread_id`` with
-    #: that message's id before sending or looking this chunk up (None if the parent could not be posted).
-    thread_of: int | None = None
-    thread_id: str | None = None
-
-
-class ChunkSender(Protocol):
-    """The platform side of publishing: post one chunk, or find one posted earlier."""
-
-    @property
-    def platform(self) -> str: ...
-
-    async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
-        """Post ``chunk`` with idempotency ``key``; return the platform's message id.
-
-        Raises :class:`ChannelUnavailableError`, :class:`OutcomeUnknownError`, :class:`NotSentError` or
-        :class:`ChunkRejectedError`.
-        """
-        ...
-
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
-        """The message id of ``chunk`` if it was posted (at or after ``since``), else None."""
-        ...
-
-    async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
-        """Finish a posted chunk (add its vote reactions). Idempotent; failures are the sender's to log."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +113,6 @@ def delivery_key(run: DigestRun, delivery: Delivery) -> str:
     return ("pb" + digest)[:DELIVERY_KEY_LENGTH]
 
 
-def channel_of(target: str) -> tuple[str, str]:
-    """Split ``discord:123`` into ``("discord", "123")``."""
-    platform, sep, channel_id = target.partition(":")
-    if not sep or not platform or not channel_id:
-        raise ValueError(f"not a delivery target: {target!r} (expected platform:channel_id)")
-    return platform, channel_id
-
-
 class PublishRepository(DeliveryRepository, SubscriptionRepository, Protocol):
     """What publishing needs from the store."""
 
@@ -145,8 +120,8 @@ class PublishRepository(DeliveryRepository, SubscriptionRepository, Protocol):
 async def mark_channel_broken(repository: SubscriptionRepository, platform: str, channel_id: str, reason: str) -> int:
     """Mark every subscription of the channel broken (shown in ``status``); returns how many."""
     marked = 0
-    for subscription in await repository.list_subscriptions(platform=platform):
-        if subscription.channel_id == channel_id and subscription.broken_reason != reason:
+    for subscription in await repository.list_subscriptions(platform=platform, channel_id=channel_id):
+        if subscription.broken_reason != reason:
             await repository.save_subscription(replace(subscription, broken_reason=reason))
             marked += 1
     return marked
@@ -192,7 +167,8 @@ class _Pass:
         if state in (DeliveryState.SENDING, DeliveryState.UNKNOWN):
             # A previous pass crashed mid-send or could not tell: look before sending again.
             try:
-                found = await self.sender.find(self.channel_id, chunk, key=key, since=delivery.updated_at)
+                known = next(reversed(self.message_ids.values()), None)
+                found = await self.sender.find(self.channel_id, chunk, key=key, since=delivery.updated_at, known=known)
             except ChannelUnavailableError as exc:
                 return await self._broken(delivery_id, state, exc)
             except DeliveryError as exc:
@@ -240,27 +216,118 @@ class _Pass:
         return False
 
 
+def _content(delivery: Delivery) -> OutboundChunk:
+    if delivery.content is None:
+        raise DeliveryError(f"delivery {delivery.id} holds no stored chunk")
+    return delivery.content
+
+
+async def _stored_plan(
+    repository: PublishRepository,
+    run_id: int,
+    target: str,
+    render: Callable[[], Sequence[OutboundChunk]],
+) -> list[tuple[OutboundChunk, Delivery]]:
+    """The run's (chunk, delivery) pairs in posting order: stored ones as stored, else rendered and stored now.
+
+    Rows written before chunks were stored (revision 0007) hold no chunk: such a run is finished from a
+    rendering, the way it was started.
+    """
+    deliveries = await repository.list_deliveries(run_id)
+    if not deliveries:
+        rendered = list(render())
+        stored = await repository.store_chunks(
+            run_id,
+            [
+                Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id, content=chunk)
+                for index, chunk in enumerate(rendered)
+            ],
+        )
+        deliveries = stored.value
+    if all(delivery.content is not None for delivery in deliveries):
+        return [(_content(delivery), delivery) for delivery in sorted(deliveries, key=lambda d: d.chunk)]
+    plan = []
+    for index, chunk in enumerate(render()):
+        stored_row = await repository.add_delivery(
+            Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id)
+        )
+        plan.append((stored_row.value.content or chunk, stored_row.value))
+    return plan
+
+
+async def publish_digest(
+    repository: PublishRepository,
+    digest: Digest,
+    target: Target,
+    senders: Mapping[str, ChunkSender],
+    *,
+    now: Callable[[], datetime] = utcnow,
+    stale_after: timedelta | None = None,
+) -> PublishResult:
+    """Post ``digest`` to ``target`` with the sender of its platform, each chunk at most once.
+
+    The digest is rendered only when its run has no stored chunks yet; a resumed run sends its stored copy.
+    Raises :class:`ConfigError` when the platform has no sender (not configured).
+    """
+    sender = senders.get(target.platform)
+    if sender is None:
+        raise ConfigError(f"{target.platform} is not configured: cannot post to {target}", key=target.platform)
+    return await _publish(
+        repository,
+        sender,
+        target=target,
+        kind=digest.kind,
+        day=digest.day,
+        render=lambda: sender.render(digest),
+        now=now,
+        stale_after=stale_after,
+    )
+
+
 async def publish_chunks(
     repository: PublishRepository,
     sender: ChunkSender,
     *,
-    target: str,
+    target: str | Target,
     kind: DigestKind,
     day: date,
     chunks: Sequence[OutboundChunk],
     now: Callable[[], datetime] = utcnow,
     stale_after: timedelta | None = None,
 ) -> PublishResult:
-    """Post ``chunks`` to ``target`` as the digest run (target, kind, day), at most once each.
+    """Post already rendered ``chunks`` as the digest run (target, kind, day), at most once each.
+
+    The lower half of :func:`publish_digest` (tests and tools that render themselves). ``chunks`` are stored
+    only when the run has none: a run that holds chunks sends those, whatever is passed here.
+    """
+    where = target if isinstance(target, Target) else Target.parse(target)
+    return await _publish(
+        repository, sender, target=where, kind=kind, day=day, render=lambda: chunks, now=now, stale_after=stale_after
+    )
+
+
+async def _publish(
+    repository: PublishRepository,
+    sender: ChunkSender,
+    *,
+    target: Target,
+    kind: DigestKind,
+    day: date,
+    render: Callable[[], Sequence[OutboundChunk]],
+    now: Callable[[], datetime],
+    stale_after: timedelta | None,
+) -> PublishResult:
+    """Claim the run, store its chunks once, and walk them in order.
 
     Safe to call again at any time: a finished run posts nothing, an interrupted one resumes where it stopped
     (looking up chunks whose outcome is unknown before re-sending them). Chunks are posted in order and a pass
     stops at the first chunk it cannot settle, so the channel never shows chunk 3 before chunk 2. A chunk found
     in ``sending`` is another worker's unless it has been so for ``stale_after`` (then its worker died, and the
-    chunk is looked up like an unknown one).
+    chunk is looked up like an unknown one). A thread reply whose parent has no message (the header was
+    rejected) is never posted on its own: the pass stops there.
     """
-    platform, channel_id = channel_of(target)
-    claimed = await repository.claim_run(target, kind, day)
+    platform, channel_id, name = target.platform, target.channel_id, str(target)
+    claimed = await repository.claim_run(name, kind, day)
     run = claimed.value
     run_id = _require_id(run.id)
     if not claimed.created and run.status in (RunStatus.DONE, RunStatus.SKIPPED):
@@ -273,33 +340,45 @@ async def publish_chunks(
             deliveries=tuple(deliveries),
         )
     await repository.set_run_status(run_id, RunStatus.PUBLISHING)
+    plan = await _stored_plan(repository, run_id, name, render)
 
     work = _Pass(repository, sender, run, channel_id, now=now, stale_after=stale_after or STALE_SENDING)
     stopped = False
-    for index, chunk in enumerate(chunks):
-        stored = await repository.add_delivery(
-            Delivery(run_id=run_id, target=target, chunk=index, item_id=chunk.item_id)
-        )
-        to_send = chunk if chunk.thread_of is None else replace(chunk, thread_id=work.message_ids.get(chunk.thread_of))
-        if not await work.deliver(to_send, stored.value):
+    orphaned: str | None = None
+    for chunk, delivery in plan:
+        to_send = chunk
+        if chunk.thread_of is not None:
+            parent = work.message_ids.get(chunk.thread_of)
+            if parent is None:
+                # Slack: a reply without its thread would be posted top-level, flooding the channel.
+                orphaned = f"chunk {delivery.chunk}: its thread parent (chunk {chunk.thread_of}) was not posted"
+                work.error = orphaned
+                stopped = True
+                break
+            to_send = replace(chunk, thread_id=parent)
+        if not await work.deliver(to_send, delivery):
             stopped = True
             break
 
     if work.broken is not None:
         await mark_channel_broken(repository, platform, channel_id, work.broken)
         await repository.set_run_status(run_id, RunStatus.FAILED, note=work.broken)
+    elif orphaned is not None:
+        # The parent failed for good (rejected): its replies can never be posted as a thread.
+        await repository.set_run_status(run_id, RunStatus.FAILED, note=orphaned)
     elif stopped:
         await repository.set_run_status(run_id, RunStatus.PUBLISHING, note=work.error)
     deliveries = await repository.list_deliveries(run_id)
-    # Rows beyond this rendering's length (an earlier, longer rendering of the same run) do not hold it open.
-    complete = not stopped and all(d.state in FINAL_DELIVERY_STATES for d in deliveries if d.chunk < len(chunks))
+    # Rows beyond this plan (an earlier, longer rendering of a run begun before chunks were stored) do not hold
+    # it open.
+    complete = not stopped and all(d.state in FINAL_DELIVERY_STATES for d in deliveries if d.chunk < len(plan))
     if complete:
         note = f"{work.failed} chunk(s) rejected" if work.failed else None
         await repository.set_run_status(run_id, RunStatus.DONE, note=note)
     log.info(
         "digest published" if complete else "digest publishing incomplete",
         extra={
-            "target": target,
+            "target": name,
             "kind": kind.value,
             "day": day.isoformat(),
             "sent": work.sent,

@@ -1,9 +1,10 @@
 """The long-running bot's jobs: scheduled digests, collection, upvote refresh, catch-up at start, leadership.
 
-Pure of I/O libraries: the scheduler (``paperbot.scheduler``) decides *when*, this module decides *what*. Publishing
-goes through a ``Publish`` callable per platform (the platform's ``publish_once``, wired by the CLI), so a digest run
-keeps the delivery guarantees of ``paperbot.service.publish``: a finished run posts nothing, an interrupted one
-resumes, and several instances firing the same slot post each chunk once.
+Pure of I/O libraries: the scheduler (``paperbot.scheduler``) decides *when*, this module decides *what*. A digest
+job runs the one pipeline (:mod:`paperbot.service.pipeline`) and publishes with the platforms' senders built once
+by the composition root, so a digest run keeps the delivery guarantees of ``paperbot.service.publish``: a finished
+run posts nothing, an interrupted one resumes from its stored chunks, and several instances firing the same slot
+post each chunk once.
 """
 
 from __future__ import annotations
@@ -11,40 +12,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time as monotonic_time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from paperbot.digest.build import week_start
-from paperbot.domain import Digest, DigestKind, RunStatus, Subscription, utcnow
-from paperbot.ports import ArticleSource, Repository, Source, Summarizer
-from paperbot.service.collect import collect, refresh_recent
-from paperbot.service.digest import build_digest
+from paperbot.digest.days import covered_day
+from paperbot.domain import PLATFORMS, Digest, DigestKind, ItemKind, RunStatus, Subscription, Target, utcnow
+from paperbot.ports import Repository, Source
+from paperbot.service.collect import CollectReport, refresh_recent
+from paperbot.service.pipeline import DigestPipeline
 from paperbot.service.publish import PublishResult
-from paperbot.service.summarize import summarize_pending
 
 logger = logging.getLogger("paperbot.runtime")
 
-#: What a platform offers the runtime: post ``digest`` to ``channel_id`` once (its ``publish_once``).
-Publish = Callable[[Digest, str], Awaitable[PublishResult]]
+#: Where a console subscription's digest goes (``paperbot run --console HH:MM``).
+PrintDigest = Callable[[Digest], None]
 
 #: The leader lease's name in the ``leases`` table.
 LEADER_LEASE = "paperbot.leader"
 #: How far back catch-up looks for slots to record as skipped (older gaps are left alone).
 SKIP_HORIZON = timedelta(days=31)
-#: Paper sources: collected several times a day, one HF day at a time. Everything else counts as a blog.
-PAPER_SOURCES = ("hf_daily",)
 #: Platforms whose channels are subscriptions in the database (anything else, e.g. ``console``, is local output).
-STORED_PLATFORMS = ("discord", "slack")
+STORED_PLATFORMS = PLATFORMS
 
 
 # --- slots (pure) ---------------------------------------------------------------------------------------------
-
-
-def _hour_minute(value: str) -> time:
-    hour, minute = (int(part) for part in value.split(":"))
-    return time(hour, minute)
 
 
 def slot_times(subscription: Subscription, start: datetime, end: datetime) -> list[datetime]:
@@ -56,7 +49,7 @@ def slot_times(subscription: Subscription, start: datetime, end: datetime) -> li
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("slot_times needs aware datetimes")
     zone = ZoneInfo(subscription.timezone)
-    at = _hour_minute(subscription.time)
+    at = subscription.at
     local_day = start.astimezone(zone).date()
     last_day = end.astimezone(zone).date()
     slots: list[datetime] = []
@@ -71,7 +64,7 @@ def slot_times(subscription: Subscription, start: datetime, end: datetime) -> li
 
 def slot_day(subscription: Subscription, due: datetime) -> date:
     """The HF day a slot's digest covers: the day before the slot's local date (see ``paperbot.digest.days``)."""
-    return due.astimezone(ZoneInfo(subscription.timezone)).date() - timedelta(days=1)
+    return covered_day(due, subscription.timezone)
 
 
 #: Run states a later pass should finish.
@@ -81,7 +74,7 @@ UNFINISHED = (RunStatus.PENDING, RunStatus.PUBLISHING)
 def _slot_of(subscription: Subscription, day: date) -> datetime:
     """The instant of the slot whose digest covers ``day`` (inverse of :func:`slot_day`)."""
     zone = ZoneInfo(subscription.timezone)
-    return datetime.combine(day + timedelta(days=1), _hour_minute(subscription.time), tzinfo=zone)
+    return datetime.combine(day + timedelta(days=1), subscription.at, tzinfo=zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,34 +134,28 @@ class JobStats:
 
 @dataclass(slots=True)
 class Runtime:
-    """Everything a scheduled job needs, built once by ``paperbot run``."""
+    """Everything a scheduled job needs, built once by the composition root (``paperbot.bootstrap``)."""
 
     repository: Repository
-    sources: Sequence[Source]
-    summarizer: Summarizer
-    publishers: Mapping[str, Publish]
+    pipeline: DigestPipeline
+    #: Prints console subscriptions' digests (``paperbot run --console``); None: console slots are skipped.
+    print_digest: PrintDigest | None = None
     timezone: str = "Asia/Seoul"
-    llm_concurrency: int = 4
-    llm_daily_budget_usd: float | None = None
     job_deadline: float = 900.0
-    #: Per-source deadline for sources without their own (``collect`` stores what the others brought).
-    source_deadline: float = 120.0
-    #: Backstop over a whole collection inside a digest job.
-    collect_deadline: float = 150.0
     hf_refresh_days: int = 3
     look_back: timedelta = timedelta(days=1)
-    #: ``PAPERBOT_WEB_BASE_URL``: digests link to the web archive's page of their day.
-    archive_base_url: str | None = None
-    #: Fetches shown blog posts' pages after collecting (issue 17); None: off.
-    articles: ArticleSource | None = None
     now: Callable[[], datetime] = utcnow
     stats: JobStats = field(default_factory=JobStats)
 
+    @property
+    def sources(self) -> Sequence[Source]:
+        return self.pipeline.sources
+
     def _paper_sources(self) -> list[str]:
-        return [source.name for source in self.sources if source.name in PAPER_SOURCES]
+        return [source.name for source in self.sources if source.kind is ItemKind.PAPER]
 
     def _blog_sources(self) -> list[str]:
-        return [source.name for source in self.sources if source.name not in PAPER_SOURCES]
+        return [source.name for source in self.sources if source.kind is not ItemKind.PAPER]
 
     async def _timed(self, job: str, work: Callable[[], Awaitable[str]], *, deadline: float | None = None) -> bool:
         """Run one job under its overall deadline; log one summary line. False when it failed or timed out."""
@@ -188,22 +175,16 @@ class Runtime:
         logger.info("job %s done in %.1fs: %s", job, monotonic_time.monotonic() - started, summary)
         return True
 
-    async def _collect(self, day: date, only: Sequence[str]) -> str:
-        if not only:
-            return "no sources"
-        report = await collect(
-            self.repository,
-            self.sources,
-            day=day,
-            only=only,
-            now=self.now(),
-            deadline=self.source_deadline,
-            articles=self.articles,
-        )
+    def _count_collected(self, report: CollectReport) -> str:
         self.stats.items_collected += len(report.new_items)
         self.stats.source_failures += len(report.failed)
         failed = ",".join(outcome.name for outcome in report.failed)
-        return f"day={day} new={len(report.new_items)} failed={failed or '-'}"
+        return f"day={report.day} new={len(report.new_items)} failed={failed or '-'}"
+
+    async def _collect(self, day: date, only: Sequence[str]) -> str:
+        if not only:
+            return "no sources"
+        return self._count_collected(await self.pipeline.collect(day, only=only))
 
     async def collect_papers(self) -> bool:
         """HF Daily Papers of today's and yesterday's UTC day (the day keeps filling after midnight UTC)."""
@@ -237,47 +218,37 @@ class Runtime:
         return run is not None and run.day == day and run.status in (RunStatus.DONE, RunStatus.SKIPPED)
 
     async def digest(self, subscription: Subscription, day: date) -> PublishResult | None:
-        """Collect the covered day, summarise what is pending, build and publish ``subscription``'s digest of ``day``.
+        """Run the pipeline for ``subscription``'s digest of ``day`` and publish (or print) it.
 
         Idempotent: a run already done posts nothing (and fetches nothing). Collection has its own shorter deadline,
-        so a hanging source delays the digest by at most ``collect_deadline`` and the digest posts with the others.
+        so a hanging source delays the digest by at most the pipeline's ``collect_deadline``.
         """
-        publish = self.publishers.get(subscription.platform)
         job = f"digest {subscription.target} {subscription.kind.value} {day}"
-        if publish is None:
+        stored = subscription.platform in STORED_PLATFORMS  # console digests have no channel (votes, filters)
+        enabled = subscription.platform in self.pipeline.senders if stored else self.print_digest is not None
+        if not enabled:
             logger.warning("%s: platform %s is not enabled; not posted", job, subscription.platform)
             return None
         result: list[PublishResult] = []
 
         async def work() -> str:
-            if await self._already_finished(subscription, day):
+            if stored and await self._already_finished(subscription, day):
                 return "already posted"
-            try:
-                async with asyncio.timeout(self.collect_deadline):
-                    await self._collect(day, [source.name for source in self.sources])
-            except TimeoutError:
-                logger.warning(
-                    "%s: collection passed its %.0fs deadline; using what is stored", job, self.collect_deadline
-                )
-            first_day = week_start(day) if subscription.kind is DigestKind.WEEKLY else day
-            report = await summarize_pending(
-                self.repository,
-                self.summarizer,
-                day_from=first_day,
-                concurrency=self.llm_concurrency,
-                daily_budget_usd=self.llm_daily_budget_usd,
-            )
+            target = Target(subscription.platform, subscription.channel_id) if stored else None
+            prepared = await self.pipeline.prepare(day, subscription.kind, target)
+            if prepared.collected is not None:
+                self._count_collected(prepared.collected)
+            report = prepared.summarized
             self.stats.bump(self.stats.summaries, report.backend or "none", report.llm + report.offline)
             for reason, count in report.fallbacks.items():
                 self.stats.bump(self.stats.summaries, f"fallback:{reason}", count)
             self.stats.tokens += report.tokens_in + report.tokens_out
             self.stats.cost_usd += report.cost_usd
-            stored = subscription.platform in STORED_PLATFORMS  # console digests have no channel (votes, filters)
-            target = subscription.target if stored else None
-            built = await build_digest(
-                self.repository, day=day, kind=subscription.kind, target=target, archive_base_url=self.archive_base_url
-            )
-            outcome = await publish(built, subscription.channel_id)
+            if target is None:
+                if self.print_digest is not None:
+                    self.print_digest(prepared.digest)
+                return "printed"
+            outcome = await self.pipeline.publish(prepared.digest, target)
             result.append(outcome)
             self.stats.bump(self.stats.deliveries, "sent", outcome.sent)
             self.stats.bump(self.stats.deliveries, "reconciled", outcome.reconciled)
@@ -298,9 +269,7 @@ class Runtime:
         """
         now = self.now()
         posted: list[tuple[Subscription, date]] = []
-        for subscription in await self.repository.list_subscriptions():
-            if not subscription.enabled or subscription.broken_reason:
-                continue
+        for subscription in await self.repository.list_subscriptions(active=True):
             last = await self.repository.last_run(subscription.target, subscription.kind)
             plan = plan_catch_up(subscription, now=now, last_day=last.day if last else None, look_back=self.look_back)
             for day in plan.skip:
@@ -339,9 +308,7 @@ class Runtime:
         """
         now = self.now()
         resumed: list[tuple[Subscription, date]] = []
-        for subscription in await self.repository.list_subscriptions():
-            if not subscription.enabled or subscription.broken_reason:
-                continue
+        for subscription in await self.repository.list_subscriptions(active=True):
             last = await self.repository.last_run(subscription.target, subscription.kind)
             if last is None or last.status not in UNFINISHED:
                 continue

@@ -250,6 +250,9 @@ def not_modified_result(response: Response, state: SourceState | None) -> FetchR
 class FeedSource:
     """The ``feed`` source: one RSS or Atom feed."""
 
+    #: What it yields (``paperbot.ports.Source.kind``): the scheduler collects papers and posts on their own clocks.
+    kind = ItemKind.POST
+
     def __init__(
         self,
         fetcher: Fetcher,

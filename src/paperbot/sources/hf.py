@@ -254,6 +254,9 @@ def parse_single_paper(content: bytes | str, *, captured_at: datetime, source: s
 class HFDailySource:
     """The ``hf_daily`` source: one day of Daily Papers, paged, with the listing page as a fallback."""
 
+    #: What it yields (``paperbot.ports.Source.kind``): the scheduler collects papers and posts on their own clocks.
+    kind = ItemKind.PAPER
+
     def __init__(
         self,
         fetcher: Fetcher,

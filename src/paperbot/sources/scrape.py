@@ -159,6 +159,9 @@ def parse_listing(
 class HtmlListSource:
     """The ``scrape`` source: links to posts on a listing page (for sites that publish no feed)."""
 
+    #: What it yields (``paperbot.ports.Source.kind``): the scheduler collects papers and posts on their own clocks.
+    kind = ItemKind.POST
+
     def __init__(
         self,
         fetcher: Fetcher,

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from paperbot.sources import markup
+from paperbot.untrusted import clean_untrusted
 
 _WS = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 #: Lone UTF-16 surrogates: lenient JSON decoding lets them through, and no database can encode them.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: Characters no URL may contain (C0 and C1 controls, DEL): PostgreSQL refuses NUL, browsers strip the rest; and
@@ -19,22 +19,9 @@ _URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]")
 
 
 def clean_text(value: object, *, limit: int | None = None) -> str:
-    """Whitespace-normalised text without control or bidi characters; non-strings become ''."""
-    if not isinstance(value, str):
-        return ""
-    if value.isprintable() and "  " not in value and value == value.strip():
-        text = value  # the common case (names, titles): no control, format, bidi or line characters at all
-    else:
-        if _CONTROL.search(value):
-            value = _CONTROL.sub(" ", value)
-        if _SURROGATE.search(value):
-            value = _SURROGATE.sub("\ufffd", value)
-        # str.split() splits on exactly the characters ``\s`` matches (str.isspace), without a regex
-        # substitution per space: abstracts are long, and this runs for every one collected.
-        text = " ".join(value.split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
+    """Untrusted text as stored: :func:`paperbot.untrusted.clean_untrusted` (no control, format or bidi characters,
+    whitespace normalised); non-strings become ''."""
+    return clean_untrusted(value, limit=limit)
 
 
 #: Elements whose content is not visible text.

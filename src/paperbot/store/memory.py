@@ -275,6 +275,14 @@ class InMemoryRepository:
         self._delivery_keys[key] = delivery_id
         return Stored(stored, created=True)
 
+    async def store_chunks(self, run_id: int, deliveries: Sequence[Delivery]) -> Stored[list[Delivery]]:
+        ordered = sorted(deliveries, key=lambda d: d.chunk)
+        created = bool(ordered) and (run_id, ordered[0].target, ordered[0].chunk) not in self._delivery_keys
+        if created:
+            for delivery in ordered:
+                await self.add_delivery(replace(delivery, state=DeliveryState.PENDING, platform_message_id=None))
+        return Stored(await self.list_deliveries(run_id), created=created)
+
     async def transition_delivery(
         self,
         delivery_id: int,
@@ -357,9 +365,15 @@ class InMemoryRepository:
             del self._subscriptions[key]
         return len(doomed)
 
-    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
+    async def list_subscriptions(
+        self, *, platform: str | None = None, channel_id: str | None = None, active: bool | None = None
+    ) -> list[Subscription]:
         return [
-            self._subscriptions[key] for key in sorted(self._subscriptions) if platform is None or key[0] == platform
+            subscription
+            for subscription in (self._subscriptions[key] for key in sorted(self._subscriptions))
+            if (platform is None or subscription.platform == platform)
+            and (channel_id is None or subscription.channel_id == channel_id)
+            and (active is None or subscription.active is active)
         ]
 
     # --- inbound events ---------------------------------------------------------------------------------------

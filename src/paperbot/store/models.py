@@ -159,6 +159,10 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The chunk as rendered when the run was claimed (revision 0007); NULL on rows written before it.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reactions: Mapped[list[str] | None] = mapped_column(JSON)
+    thread_of: Mapped[int | None] = mapped_column(Integer)
 
 
 class VoteRow(Base):

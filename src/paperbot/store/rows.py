@@ -13,6 +13,7 @@ from paperbot.domain import (
     DigestRun,
     Item,
     ItemKind,
+    OutboundChunk,
     RunStatus,
     SourceState,
     Subscription,
@@ -97,6 +98,7 @@ def delivery_from_row(row: Any) -> Delivery:
         attempts=row.attempts,
         last_error=row.last_error,
         updated_at=row.updated_at,
+        content=chunk_of(row),
     )
 
 
@@ -129,3 +131,23 @@ def filters_json(filters: ChannelFilters) -> dict[str, Any]:
 
 
 #: Items per INSERT statement (PostgreSQL: 14 bound parameters each, far below its limit of 32,767).
+
+
+def chunk_columns(chunk: OutboundChunk | None) -> dict[str, Any]:
+    """The columns that hold ``chunk`` (all NULL for a row without one)."""
+    if chunk is None:
+        return {"payload": None, "reactions": None, "thread_of": None}
+    return {"payload": dict(chunk.payload), "reactions": list(chunk.reactions), "thread_of": chunk.thread_of}
+
+
+def chunk_of(row: Any) -> OutboundChunk | None:
+    """The stored chunk of a delivery row, or None for rows written before chunks were stored."""
+    payload = getattr(row, "payload", None)
+    if payload is None:
+        return None
+    return OutboundChunk(
+        payload=payload,
+        item_id=row.item_id,
+        reactions=tuple(row.reactions or ()),
+        thread_of=row.thread_of,
+    )

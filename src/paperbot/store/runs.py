@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
 
 from paperbot.domain import Delivery, DeliveryState, DigestKind, DigestRun, RunStatus, Stored, utcnow
+from paperbot.store.deliveries import store_chunks
 from paperbot.store.models import DeliveryRow, DigestRunRow
-from paperbot.store.rows import delivery_from_row, run_from_row
+from paperbot.store.rows import chunk_columns, delivery_from_row, run_from_row
 from paperbot.store.sqlbase import SqlBase
 
 
@@ -68,6 +69,7 @@ class RunStore(SqlBase):
                     last_error=delivery.last_error,
                     created_at=now,
                     updated_at=now,
+                    **chunk_columns(delivery.content),
                 )
                 .on_conflict_do_nothing(index_elements=["run_id", "target", "chunk"])
                 .returning(*DeliveryRow.__table__.c)
@@ -85,6 +87,11 @@ class RunStore(SqlBase):
                 )
             ).one()
         return Stored(delivery_from_row(row), created=False)
+
+    async def store_chunks(self, run_id: int, deliveries: Sequence[Delivery]) -> Stored[list[Delivery]]:
+        async with self._tx() as conn:
+            created, rows = await store_chunks(conn, self._insert, run_id, deliveries)
+        return Stored([delivery_from_row(row) for row in rows], created=created)
 
     async def transition_delivery(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, and_, delete, or_, select
 
 from paperbot.domain import DigestKind, Subscription, utcnow
 from paperbot.store.models import SubscriptionRow
@@ -53,10 +53,18 @@ class SubscriptionStore(SqlBase):
             result = await conn.execute(stmt)
         return int(result.rowcount)
 
-    async def list_subscriptions(self, *, platform: str | None = None) -> list[Subscription]:
+    async def list_subscriptions(
+        self, *, platform: str | None = None, channel_id: str | None = None, active: bool | None = None
+    ) -> list[Subscription]:
         stmt: Select[Any] = select(SubscriptionRow.__table__)
         if platform is not None:
             stmt = stmt.where(SubscriptionRow.platform == platform)
+        if channel_id is not None:
+            stmt = stmt.where(SubscriptionRow.channel_id == channel_id)
+        if active is not None:
+            unbroken = or_(SubscriptionRow.broken_reason.is_(None), SubscriptionRow.broken_reason == "")
+            is_active = and_(SubscriptionRow.enabled.is_(True), unbroken)
+            stmt = stmt.where(is_active if active else ~is_active)
         stmt = stmt.order_by(SubscriptionRow.platform, SubscriptionRow.channel_id, SubscriptionRow.kind)
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()

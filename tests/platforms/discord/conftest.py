@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
 from paperbot.config import Settings
-from paperbot.domain import Item, ItemKind, Summary
-from paperbot.platforms.discord import use_api_base
+from paperbot.domain import Digest, Item, ItemKind, Summary, Target
+from paperbot.platforms.discord import DiscordChunkSender, use_api_base
+from paperbot.platforms.discord.api import PLATFORM
+from paperbot.service.publish import PublishResult, publish_digest
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.discord.dpy_internals import saved_route_base
 from tests.platforms.discord.fake_api import FakeDiscord, running_fake_discord
@@ -56,3 +59,14 @@ async def store_papers(repository: InMemoryRepository, items: list[Item], *, sum
                         model="offline", prompt_version="v1", input_hash=f"h{item.id}")
             )  # fmt: skip
     return stored
+
+
+async def publish_once(
+    settings: Settings, repository: InMemoryRepository, digest: Digest, channel_id: str, **options: Any
+) -> PublishResult:
+    """Post ``digest`` with the sender the composition root builds from ``settings`` (logged in on first use)."""
+    sender = DiscordChunkSender.from_settings(settings, **options)
+    try:
+        return await publish_digest(repository, digest, Target(PLATFORM, channel_id), {PLATFORM: sender})
+    finally:
+        await sender.close()

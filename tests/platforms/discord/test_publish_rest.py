@@ -7,11 +7,11 @@ import pytest
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
-from paperbot.platforms.discord import DiscordChunkSender, digest_chunks, publish_once
+from paperbot.platforms.discord import DiscordChunkSender, digest_chunks
 from paperbot.platforms.discord.api import make_client
 from paperbot.service.publish import publish_chunks
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.platforms.discord.conftest import CHANNEL, DAY, paper, publish_once, store_papers
 from tests.platforms.discord.fake_api import Failure, FakeDiscord
 
 
@@ -144,9 +144,6 @@ async def test_an_empty_digest_posts_one_line(fake: FakeDiscord, settings: Setti
     assert "2024-04-19" in fake.sent(CHANNEL)[0].json["content"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 15's helper maps 50083/50008 to 'channel unavailable' in platforms/discord/api.py"
-)
 @pytest.mark.parametrize("kind", ["archived thread (50083)", "non-text channel (50008)"])
 async def test_an_archived_thread_or_a_non_text_channel_marks_the_subscription_broken(
     fake: FakeDiscord, settings: Settings, kind: str
@@ -161,7 +158,6 @@ async def test_an_archived_thread_or_a_non_text_channel_marks_the_subscription_b
     assert subscription.broken_reason is not None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15's helper: an empty history must not read as 'not posted' (api.find)")
 async def test_without_read_message_history_an_unknown_chunk_is_not_posted_twice(
     fake: FakeDiscord, settings: Settings
 ) -> None:

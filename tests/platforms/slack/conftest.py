@@ -11,8 +11,10 @@ import pytest
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.digest.ranking import RankingPolicy
-from paperbot.domain import Digest, Item, ItemKind, Summary
-from paperbot.platforms.slack import ChannelPacer
+from paperbot.domain import Digest, Item, ItemKind, Summary, Target
+from paperbot.platforms.slack import ChannelPacer, SlackChunkSender
+from paperbot.platforms.slack.api import PLATFORM
+from paperbot.service.publish import PublishResult, publish_digest
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.slack.fake_api import BOT_TOKEN, FakeSlack, running_fake_slack
 
@@ -127,3 +129,11 @@ async def platform(fake: FakeSlack, settings: Settings, repository: InMemoryRepo
     app.outcomes = outcomes  # type: ignore[attr-defined]
     await app.start()
     return app
+
+
+async def publish_once(
+    settings: Settings, repository: InMemoryRepository, digest: Digest, channel_id: str, **options: Any
+) -> PublishResult:
+    """Post ``digest`` with the sender the composition root builds from ``settings`` (token checked on first use)."""
+    sender = SlackChunkSender.from_settings(settings, **options)
+    return await publish_digest(repository, digest, Target(PLATFORM, channel_id), {PLATFORM: sender})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paperbot.domain import ChannelFilters, DigestKind, Item, Subscription
+from paperbot.domain import ChannelFilters, DigestKind, Item, ItemKind, Subscription
 from paperbot.platforms.slack import commands as slack_commands
 from paperbot.service.commands import CommandError
 from paperbot.store.memory import InMemoryRepository
@@ -147,6 +147,7 @@ class SlowSource:
     """An HF source whose fetch waits until the test lets it go."""
 
     name = "hf_daily"
+    kind = ItemKind.PAPER
 
     def __init__(self) -> None:
         self.release = asyncio.Event()

@@ -7,13 +7,13 @@ from typing import Any
 
 from paperbot.config import Settings
 from paperbot.domain import Subscription
-from paperbot.platforms.slack import ChannelPacer, publish_once
+from paperbot.platforms.slack import ChannelPacer
 from paperbot.platforms.slack.api import make_web_client
 from paperbot.platforms.slack.app import SlackPlatform
 from paperbot.service.commands import CommandContext
 from paperbot.service.votes import ReconcileResult
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import CHANNEL, MEMBER, NOW, VOTER_KEY, daily_digest
+from tests.platforms.slack.conftest import CHANNEL, MEMBER, NOW, VOTER_KEY, daily_digest, publish_once
 from tests.platforms.slack.fake_api import APP_TOKEN, Failure, FakeSlack
 
 

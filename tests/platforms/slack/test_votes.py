@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 from paperbot.config import Settings
-from paperbot.platforms.slack import ChannelPacer, publish_once
+from paperbot.platforms.slack import ChannelPacer
 from paperbot.platforms.slack.votes import normalize_reaction, vote_emoji
 from paperbot.service.votes import VoteOutcome
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import CHANNEL, MEMBER, daily_digest
+from tests.platforms.slack.conftest import CHANNEL, MEMBER, daily_digest, publish_once
 from tests.platforms.slack.fake_api import BOT_USER, FakeMessage, FakeSlack
 from tests.platforms.slack.signed import event_request, reaction_body
 

@@ -5,7 +5,7 @@ Only this package imports ``discord`` (an import-linter contract keeps it so).
 
 from __future__ import annotations
 
-from paperbot.platforms.discord.api import DiscordChunkSender, digest_chunks, publish_once, use_api_base
+from paperbot.platforms.discord.api import DiscordChunkSender, digest_chunks, use_api_base
 from paperbot.platforms.discord.invite import REQUIRED_PERMISSIONS, invite_url
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "DiscordChunkSender",
     "digest_chunks",
     "invite_url",
-    "publish_once",
     "use_api_base",
 ]

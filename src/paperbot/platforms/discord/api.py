@@ -1,9 +1,19 @@
-"""Discord REST: posting digest chunks (the ``ChunkSender`` of :mod:`paperbot.service.publish`) and one-shot
-publishing for ``paperbot digest --to discord:CHANNEL_ID`` (REST alone, no gateway).
+"""Discord REST: posting digest chunks (the ``ChunkSender`` port of :mod:`paperbot.ports`), REST alone (no gateway).
+
+One :class:`DiscordChunkSender` per process (the composition root builds it): it logs in once, on first use, and
+renders, posts, finds and decorates chunks for :func:`paperbot.service.publish.publish_digest`.
 
 Every message goes out with ``AllowedMentions.none()`` whatever the payload says, and with the delivery's
 deterministic key as its nonce: discord.py sets ``enforce_nonce`` whenever a nonce is given, so Discord answers a
-re-send within its window with the message already posted instead of posting a second one.
+re-send within its window with the message already posted instead of posting a second one. Discord documents it
+(https://discord.com/developers/docs/resources/message#create-message): "enforce_nonce: If true and nonce is
+present, it will be checked for uniqueness in the past few minutes. If another message was created by the same
+author with the same nonce, that message will be returned and no new message will be created"; and the nonce
+"will appear in the Message Create event" only: a message fetched later (channel history) carries no nonce.
+
+So what identifies a posted chunk: within the nonce window, re-sending it (Discord returns the original); after
+it, only our own author plus the chunk's content and embeds (:func:`_fingerprint_payload`), searched in the
+channel history after the delivery's last update.
 """
 
 from __future__ import annotations
@@ -26,9 +36,6 @@ from paperbot.service.publish import (
     NotSentError,
     OutboundChunk,
     OutcomeUnknownError,
-    PublishRepository,
-    PublishResult,
-    publish_chunks,
 )
 from paperbot.service.votes import DEFAULT_VOTE_EMOJIS
 
@@ -39,8 +46,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-#: Discord error codes that mean "this channel is gone" (Unknown Channel) or "not allowed" (Missing Access/Permissions).
-_CHANNEL_GONE_CODES = frozenset({10003, 50001, 50013})
+#: JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json) that come with a 400
+#: but say the channel itself cannot take messages, whatever we send: 50008 "Cannot send messages in a non-text
+#: channel", 50024 "Cannot execute action on this channel type", 50083 "Operation on an archived thread", 160005
+#: "Thread is locked", 50007 "Cannot send messages to this user" (a DM). A human must fix the channel: it is
+#: marked broken instead of one chunk being "rejected" every day.
+CHANNEL_UNAVAILABLE_400_CODES = frozenset({50007, 50008, 50024, 50083, 160005})
+#: How long discord.py waits out a 429 before raising ``RateLimited`` (its smallest allowed value is 30 s).
+MAX_RATELIMIT_WAIT = 120.0
+#: Longest one HTTP request to Discord may take before its outcome is unknown.
+REQUEST_TIMEOUT = 30.0
 #: How far back of a delivery's last update the channel history is searched for a chunk of unknown outcome.
 LOOKUP_SLACK = timedelta(minutes=5)
 LOOKUP_LIMIT = 100
@@ -91,6 +106,8 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
     if isinstance(exc, discord.DiscordServerError):
         return OutcomeUnknownError(f"{what}: server error {exc.status}")
     if isinstance(exc, discord.HTTPException):
+        if exc.status == 400 and exc.code in CHANNEL_UNAVAILABLE_400_CODES:
+            return ChannelUnavailableError(f"{what}: channel cannot take messages (400, code {exc.code}): {exc.text}")
         if exc.status == 400:
             return ChunkRejectedError(f"{what}: rejected (400, code {exc.code}): {exc.text}")
         return NotSentError(f"{what}: HTTP {exc.status} (code {exc.code})")
@@ -101,47 +118,139 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
     return OutcomeUnknownError(f"{what}: unexpected {type(exc).__name__}: {exc}")
 
 
+class _InFlight:
+    """Counts HTTP requests of one client in flight (an aiohttp trace), so a timeout can tell "a request was on
+    the wire" (outcome unknown) from "discord.py was sleeping out a 429" (Discord did not process the request:
+    a 429 answer means it was not applied, https://discord.com/developers/docs/topics/rate-limits)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._start)
+        self.trace.on_request_end.append(self._end)
+        self.trace.on_request_exception.append(self._end)
+
+    async def _start(self, *_: Any) -> None:
+        self.count += 1
+
+    async def _end(self, *_: Any) -> None:
+        self.count = max(0, self.count - 1)
+
+
 class DiscordChunkSender:
-    """Posts chunks through a logged-in ``discord.Client`` (REST only; a gateway connection is not needed)."""
+    """Posts chunks through one ``discord.Client`` (REST only; a gateway connection is not needed).
+
+    With ``token`` it logs in once, on first use (so building it costs no request); without, ``client`` must be
+    logged in already. A send may wait out rate limits up to ``MAX_RATELIMIT_WAIT`` seconds inside discord.py: its
+    deadline is that wait plus one request's ``timeout``, and a deadline hit while no request is in flight means
+    "not sent", never "outcome unknown".
+    """
 
     platform = PLATFORM
 
-    def __init__(self, client: discord.Client, *, timeout: float = 30.0) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: discord.Client | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+        reactions: Sequence[str] = tuple(DEFAULT_VOTE_EMOJIS),
+        max_ratelimit_wait: float = MAX_RATELIMIT_WAIT,
+    ) -> None:
+        self._in_flight = _InFlight()
+        self._client = client or make_client(http_trace=self._in_flight.trace, max_ratelimit_wait=max_ratelimit_wait)
+        self._token = token
         self._timeout = timeout
+        self._reactions = tuple(reactions)
+        self._max_wait = max_ratelimit_wait
+        self._login_lock = asyncio.Lock()
+        self._logged_in = client is not None and token is None
 
-    def _channel(self, channel_id: str) -> discord.PartialMessageable:
-        return self._client.get_partial_messageable(int(channel_id))
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> DiscordChunkSender:
+        """The process's sender for ``PAPERBOT_DISCORD_TOKEN`` at ``PAPERBOT_DISCORD_API_BASE`` (no request yet)."""
+        token = token_of(settings)
+        use_api_base(settings.discord_api_base)
+        return cls(token=token, **options)
+
+    async def ready(self) -> discord.Client:
+        """The logged-in client (logging in on the first call)."""
+        async with self._login_lock:
+            if not self._logged_in and self._token is not None:
+                await login(self._client, self._token)
+                self._logged_in = True
+        return self._client
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def render(self, digest: Digest) -> list[OutboundChunk]:
+        return digest_chunks(digest, reactions=self._reactions)
+
+    async def _channel(self, channel_id: str) -> discord.PartialMessageable:
+        client = await self.ready()
+        return client.get_partial_messageable(int(channel_id))
 
     async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
+        channel = await self._channel(channel_id)
         try:
-            async with asyncio.timeout(self._timeout):
-                message = await self._channel(channel_id).send(nonce=key, **message_kwargs(chunk))
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            async with asyncio.timeout(self._timeout + self._max_wait):
+                message = await channel.send(nonce=key, **message_kwargs(chunk))
+        except TimeoutError as exc:
+            if self._in_flight.count == 0:
+                raise NotSentError(f"send to {channel_id}: still rate limited after {self._max_wait:.0f}s") from exc
+            raise translate_error(exc, what=f"send to {channel_id}") from exc
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             raise translate_error(exc, what=f"send to {channel_id}") from exc
         return str(message.id)
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
+        channel = await self._channel(channel_id)
         me = self._client.user
         wanted = _fingerprint_payload(chunk.payload)
         after = (since - LOOKUP_SLACK) if since is not None else None
+        seen = 0
         try:
-            async with asyncio.timeout(self._timeout):
-                async for message in self._channel(channel_id).history(limit=LOOKUP_LIMIT, after=after):
+            async with asyncio.timeout(self._timeout + self._max_wait):
+                async for message in channel.history(limit=LOOKUP_LIMIT, after=after):
+                    seen += 1
                     if me is not None and message.author.id != me.id:
                         continue
-                    # The nonce comes back only while Discord remembers it; the content is the fallback.
-                    if message.nonce == key or _fingerprint_message(message) == wanted:
+                    # A fetched message carries no nonce (it appears in the Message Create event only): our
+                    # author plus the exact content and embeds identify the chunk.
+                    if _fingerprint_message(message) == wanted:
                         return str(message.id)
+                if seen == 0 and known is not None:
+                    await self._check_history_readable(channel, known)
+        except ChannelUnavailableError:
+            raise
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate_error(exc, what=f"history of {channel_id}") from exc
         return None
 
+    @staticmethod
+    async def _check_history_readable(channel: discord.PartialMessageable, known: str) -> None:
+        """An empty history proves nothing without READ_MESSAGE_HISTORY: Get Channel Messages then "returns no
+        messages" (a 200), while Get Channel Message "requires the VIEW_CHANNEL and READ_MESSAGE_HISTORY
+        permissions" (https://discord.com/developers/docs/resources/message#get-channel-messages). So a message
+        this run posted is fetched: a 403 means "cannot tell", and re-sending could post the chunk twice."""
+        try:
+            await channel.fetch_message(int(known))
+        except discord.Forbidden as exc:
+            raise ChannelUnavailableError(
+                f"history of {channel.id}: unreadable (403, code {exc.code}: READ_MESSAGE_HISTORY missing?);"
+                " cannot tell whether the chunk was posted"
+            ) from exc
+        except discord.NotFound:
+            return  # deleted by someone: the history was readable as far as we can tell
+
     async def decorate(self, channel_id: str, message_id: str, chunk: OutboundChunk) -> None:
-        message = self._channel(channel_id).get_partial_message(int(message_id))
+        message = (await self._channel(channel_id)).get_partial_message(int(message_id))
         for emoji in chunk.reactions:
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(self._timeout + self._max_wait):
                     await message.add_reaction(emoji)
             except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 # Votes still count when users add the emoji themselves: never fail the digest over it.
@@ -177,15 +286,23 @@ def digest_chunks(
     return chunks
 
 
-def make_client_options() -> dict[str, Any]:
-    """Options every client gets: no mentions by default, and 429s waited out up to two minutes (longer ones
-    raise ``RateLimited``, which publishing treats as "not sent")."""
-    return {"allowed_mentions": discord.AllowedMentions.none(), "max_ratelimit_timeout": 120.0}
+def make_client_options(*, max_ratelimit_wait: float = MAX_RATELIMIT_WAIT) -> dict[str, Any]:
+    """Options every client gets: no mentions by default, and 429s waited out up to ``max_ratelimit_wait``
+    (longer ones raise ``RateLimited``, which publishing treats as "not sent")."""
+    return {"allowed_mentions": discord.AllowedMentions.none(), "max_ratelimit_timeout": max_ratelimit_wait}
 
 
-def make_client(*, intents: discord.Intents | None = None) -> discord.Client:
+def make_client(
+    *,
+    intents: discord.Intents | None = None,
+    http_trace: aiohttp.TraceConfig | None = None,
+    max_ratelimit_wait: float = MAX_RATELIMIT_WAIT,
+) -> discord.Client:
     """A REST-only client (no gateway is opened unless ``connect`` is called)."""
-    return discord.Client(intents=intents or discord.Intents(guilds=True), **make_client_options())
+    options = make_client_options(max_ratelimit_wait=max_ratelimit_wait)
+    if http_trace is not None:
+        options["http_trace"] = http_trace
+    return discord.Client(intents=intents or discord.Intents(guilds=True), **options)
 
 
 def token_of(settings: Settings) -> str:
@@ -202,33 +319,3 @@ async def login(client: discord.Client, token: str) -> None:
         raise ConfigError("Discord rejected PAPERBOT_DISCORD_TOKEN", key="PAPERBOT_DISCORD_TOKEN") from exc
     except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise DeliveryError(f"Discord login failed: {type(exc).__name__}: {exc}") from exc
-
-
-async def publish_once(
-    settings: Settings,
-    repository: PublishRepository,
-    digest: Digest,
-    channel_id: str,
-    *,
-    messages: Sequence[RenderedMessage] | None = None,
-    reactions: Sequence[str] = tuple(DEFAULT_VOTE_EMOJIS),
-) -> PublishResult:
-    """Post ``digest`` to one channel over REST and return; a second call for the same digest posts nothing.
-
-    ``messages`` is the Discord rendering when the caller already has it (default: ``render_discord(digest)``).
-    """
-    if not channel_id.isdigit():
-        raise ConfigError(f"not a Discord channel id: {channel_id!r}", key="--to")
-    token = token_of(settings)
-    use_api_base(settings.discord_api_base)
-    chunks = digest_chunks(digest, messages=messages, reactions=reactions)
-    async with make_client() as client:
-        await login(client, token)
-        return await publish_chunks(
-            repository,
-            DiscordChunkSender(client),
-            target=f"{PLATFORM}:{channel_id}",
-            kind=digest.kind,
-            day=digest.day,
-            chunks=chunks,
-        )

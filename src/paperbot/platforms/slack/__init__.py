@@ -12,7 +12,6 @@ from paperbot.platforms.slack.api import (
     SlackChunkSender,
     digest_chunks,
     make_web_client,
-    publish_once,
 )
 
-__all__ = ["EVENT_TYPE", "ChannelPacer", "SlackChunkSender", "digest_chunks", "make_web_client", "publish_once"]
+__all__ = ["EVENT_TYPE", "ChannelPacer", "SlackChunkSender", "digest_chunks", "make_web_client"]

@@ -1,5 +1,6 @@
-"""Slack Web API: posting digest chunks (the ``ChunkSender`` of :mod:`paperbot.service.publish`) and one-shot
-publishing for ``paperbot digest --to slack:CHANNEL_ID`` (Web API alone, no Socket Mode connection).
+"""Slack Web API: posting digest chunks (the ``ChunkSender`` port of :mod:`paperbot.ports`), Web API alone (no
+Socket Mode connection). One :class:`SlackChunkSender` per process, built by the composition root; it checks the
+token (``auth.test``) once, on first use.
 
 The header goes out first; every other chunk is a reply in its thread, with the thread ts taken from the header's
 ``chat.postMessage`` answer (publishing hands it over as ``OutboundChunk.thread_id``). Each message carries its
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -29,15 +29,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from paperbot.domain import Digest
 from paperbot.errors import ConfigError, DeliveryError
+from paperbot.retry import parse_retry_after
 from paperbot.service.publish import (
     ChannelUnavailableError,
     ChunkRejectedError,
     NotSentError,
     OutboundChunk,
     OutcomeUnknownError,
-    PublishRepository,
-    PublishResult,
-    publish_chunks,
 )
 
 if TYPE_CHECKING:
@@ -51,8 +49,6 @@ PLATFORM = "slack"
 EVENT_TYPE = "paperbot_delivery"
 #: Vote reactions the bot adds under each paper (Slack emoji names).
 VOTE_REACTIONS = ("thumbsup", "thumbsdown")
-#: Channel (C…), private channel (G…) or DM (D…) ids.
-CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 #: Errors after which nothing more can be posted to the channel until a human acts.
 _CHANNEL_GONE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "restricted_action", "missing_scope", "access_denied",
@@ -120,17 +116,19 @@ def error_code(exc: SlackApiError) -> str:
 
 
 def retry_after(exc: SlackApiError, default: float = 1.0) -> float | None:
-    """Seconds to wait when ``exc`` is a rate limit (429 or ``ratelimited``), else None."""
+    """Seconds to wait when ``exc`` is a rate limit (429 or ``ratelimited``), else None.
+
+    Slack sends ``Retry-After`` in seconds with every 429 (https://api.slack.com/apis/rate-limits); the value goes
+    through the project's one parser (:func:`paperbot.retry.parse_retry_after`), garbage reads as ``default``.
+    """
     if exc.response.status_code != 429 and error_code(exc) != RATE_LIMITED:
         return None
     headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
     value = headers.get("retry-after")
     if isinstance(value, list):
         value = value[0] if value else None
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except (TypeError, ValueError):
-        return default
+    parsed = parse_retry_after(value if isinstance(value, str) else None)
+    return parsed if parsed is not None else default
 
 
 def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
@@ -201,12 +199,35 @@ class SlackChunkSender:
         sleep: Sleep | None = None,
         max_retries: int = 5,
         max_wait: float = 120.0,
+        reactions: Sequence[str] = VOTE_REACTIONS,
+        check_token: bool = False,
     ) -> None:
         self._client = client
         self._pacer = pacer or ChannelPacer()
         self._sleep = sleep or self._pacer.sleep
         self._max_retries = max_retries
         self._max_wait = max_wait
+        self._reactions = tuple(reactions)
+        self._checked = not check_token
+        self._check_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> SlackChunkSender:
+        """The process's sender for ``PAPERBOT_SLACK_BOT_TOKEN`` (the token is checked on first use)."""
+        return cls(make_web_client(settings), check_token=True, **options)
+
+    async def ready(self) -> None:
+        """Check the token once (``auth.test``) before the first post: a bad token is a ConfigError, not a chunk."""
+        async with self._check_lock:
+            if not self._checked:
+                await auth_test(self._client)
+                self._checked = True
+
+    async def close(self) -> None:
+        """Nothing to close: the SDK opens an aiohttp session per request."""
+
+    def render(self, digest: Digest) -> list[OutboundChunk]:
+        return digest_chunks(digest, reactions=self._reactions)
 
     async def _call(self, call: Callable[[], Awaitable[Any]], *, what: str) -> Any:
         try:
@@ -217,6 +238,7 @@ class SlackChunkSender:
             raise translate_error(exc, what=what) from exc
 
     async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
+        await self.ready()
         payload = chunk.payload
         arguments: dict[str, Any] = {
             "channel": channel_id,
@@ -240,7 +262,12 @@ class SlackChunkSender:
             raise OutcomeUnknownError(f"post to {channel_id}: answer without ts")
         return ts
 
-    async def find(self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None) -> str | None:
+    async def find(
+        self, channel_id: str, chunk: OutboundChunk, *, key: str, since: datetime | None, known: str | None = None
+    ) -> str | None:
+        # ``known`` is not needed: without the history scope Slack answers ``missing_scope`` (an error), never an
+        # empty list (https://api.slack.com/methods/conversations.history#errors).
+        await self.ready()
         oldest = f"{(since - LOOKUP_SLACK).timestamp():.6f}" if since is not None else None
         arguments: dict[str, Any] = {"channel": channel_id, "include_all_metadata": True, "limit": 200}
         if oldest is not None:
@@ -334,38 +361,3 @@ async def auth_test(client: AsyncWebClient) -> dict[str, Any]:
     except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise DeliveryError(f"Slack auth.test failed: {type(exc).__name__}: {exc}") from exc
     return dict(response.data) if isinstance(response.data, dict) else {}
-
-
-def check_channel_id(channel_id: str) -> str:
-    if not CHANNEL_ID_RE.match(channel_id):
-        raise ConfigError(f"not a Slack channel id: {channel_id!r} (expected e.g. C0123456789)", key="--to")
-    return channel_id
-
-
-async def publish_once(
-    settings: Settings,
-    repository: PublishRepository,
-    digest: Digest,
-    channel_id: str,
-    *,
-    messages: Sequence[RenderedMessage] | None = None,
-    reactions: Sequence[str] = VOTE_REACTIONS,
-    pacer: ChannelPacer | None = None,
-) -> PublishResult:
-    """Post ``digest`` to one channel over the Web API and return; a second call for the same digest posts nothing.
-
-    ``messages`` is the Slack rendering when the caller already has it (default: ``render_slack(digest)``).
-    No Socket Mode connection is opened.
-    """
-    check_channel_id(channel_id)
-    client = make_web_client(settings)
-    await auth_test(client)
-    chunks = digest_chunks(digest, messages=messages, reactions=reactions)
-    return await publish_chunks(
-        repository,
-        SlackChunkSender(client, pacer=pacer),
-        target=f"{PLATFORM}:{channel_id}",
-        kind=digest.kind,
-        day=digest.day,
-        chunks=chunks,
-    )
