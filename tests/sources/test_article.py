@@ -43,6 +43,19 @@ REAL_PAGES = [
         "t-SNE has been used for visualization in a wide range of applications",
     ),
     ("lilianweng_hallucination.html", 1_100, None, "There are two types of hallucination:"),
+    # Bare post bodies (a feed's content:encoded): their headings survive only because the fragment is wrapped.
+    (
+        "microsoft_ai_phi4_mini_flash.html",
+        5_500,
+        "State of the art architecture redefines speed for reasoning models",
+        "Phi-4-mini-flash-reasoning is a 3.8 billion parameter open model",
+    ),
+    (
+        "microsoft_ai_deep_research.html",
+        6_000,
+        "Unlock enterprise-scale web research automation",
+        "Input: $10.00 per 1M tokens.",
+    ),
 ]
 
 
