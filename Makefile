@@ -25,8 +25,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 digest: $(VENV)/.installed-run  ## the main job: collect, summarise and print today's digest (SQLite, offline, console)
 	$(BIN)/paperbot digest
 
+# One pytest worker per CPU (TEST_WORKERS=0 runs in this process); tests of one xdist_group share a worker.
+TEST_WORKERS ?= auto
+
 test: $(VENV)/.installed-dev  ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(VENV)/.installed-dev  ## ruff (lint + format check), mypy --strict, import-linter contracts
 	$(BIN)/ruff check src tests bench

@@ -150,12 +150,18 @@ def run_digest(
     search_analyzer: str | None = "fallback",
     pythonpath: str | None = None,
     timeout: float = 600,
+    channel: str = CHANNEL,
 ) -> RunResult:
     """One ``paperbot digest --to slack:…`` on a fresh SQLite database in ``directory`` (``pythonpath``: run
-    another copy of paperbot's sources, e.g. the code before a fix, for a baseline)."""
+    another copy of paperbot's sources, e.g. the code before a fix, for a baseline). Runs side by side each need
+    their own ``channel``: posts are counted per channel."""
     directory.mkdir(parents=True, exist_ok=True)
     config = write_config(directory, sources_base, search_analyzer=search_analyzer)
-    before = len(fake.called("chat.postMessage"))
+
+    def posted() -> int:
+        return sum(1 for call in fake.called("chat.postMessage") if call.params.get("channel") == channel)
+
+    before = posted()
     env = {
         **os.environ,
         "PAPERBOT_CONFIG": str(config),
@@ -168,11 +174,11 @@ def run_digest(
     env.pop("PAPERBOT_DISCORD_TOKEN", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
-    args = [sys.executable, "-m", "paperbot", "digest", "--date", DAY.isoformat(), "--to", f"slack:{CHANNEL}"]
+    args = [sys.executable, "-m", "paperbot", "digest", "--date", DAY.isoformat(), "--to", f"slack:{channel}"]
     start = time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=directory)
     seconds = time.perf_counter() - start
-    posts = len(fake.called("chat.postMessage")) - before
+    posts = posted() - before
     ok = done.returncode == 0 and posts >= MIN_POSTS and "게시했습니다" in done.stdout
     detail = "" if ok else (done.stdout[-800:] + "\n" + done.stderr[-1500:])
     return RunResult(ok=ok, seconds=seconds, posts=posts, exit_code=done.returncode, detail=detail)
