@@ -7,10 +7,16 @@ create a throwaway database per test session, and skip with the reason when no s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import ipaddress
 import os
+import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -23,6 +29,33 @@ from paperbot.ports import Repository
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def _is_local(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and other non-IP families never leave the machine
+    host = str(address[0]).split("%", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: resolving it could already mean the internet
+
+
+def _offline_connect(original: Any) -> Any:
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            # What an offline CI machine answers; tests never touch the internet, so no test may depend on it.
+            raise OSError(errno.ENETUNREACH, f"tests are offline: connecting to {address!r} is refused")
+        return original(self, address)
+
+    return connect
+
+
+# The suite must pass on a machine without internet: every socket of this process may reach loopback only.
+socket.socket.connect = _offline_connect(socket.socket.connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _offline_connect(socket.socket.connect_ex)  # type: ignore[method-assign]
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -102,14 +135,27 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     return url
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh, migrated SQLite file."""
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated by Alembic per session (per xdist worker); each test gets a copy of it."""
     from paperbot.store import migrate
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'paperbot.db'}"
-    migrate.upgrade(url)
-    return url
+    path = tmp_path_factory.mktemp("sqlite-template") / "paperbot.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _migrated_sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite file: a copy of the session's migrated template, byte for byte what running the
+    migrations would leave (SQLite's online backup API copies it consistently, WAL or not)."""
+    path = tmp_path / "paperbot.db"
+    with (
+        contextlib.closing(sqlite3.connect(_migrated_sqlite_template)) as source,
+        contextlib.closing(sqlite3.connect(path)) as target,
+    ):
+        source.backup(target)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 async def _truncate_all(url: str) -> None:
