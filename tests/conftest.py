@@ -199,3 +199,10 @@ async def repository(repository_url: str | None) -> AsyncIterator[Repository]:
     repo = SqlRepository(create_engine(repository_url), owns_engine=True)
     yield repo
     await repo.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, hand out the ``slow`` tests first (stable order otherwise): the longest ones then start
+    early instead of one of them running alone on one worker at the end."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
