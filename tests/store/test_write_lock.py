@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from paperbot import korean
 from paperbot.domain import DigestKind, Item, ItemKind, SourceState, Summary
@@ -191,3 +192,43 @@ def test_the_in_memory_repository_and_the_pure_search_logic_import_no_sqlalchemy
         "assert 'sqlalchemy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('sqlalchemy'))[:3]\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A 100 ms busy timeout: what 10 s is to a writer whose lock holder is slowed down by a busy CPU."""
+    from paperbot.store import engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    return 100
+
+
+async def test_writers_of_one_process_queue_instead_of_timing_out(sql_url: str, short_busy_timeout: int) -> None:
+    """A write transaction holds SQLite's lock between its statements while its connection waits for the event
+    loop (on a busy CPU, for seconds). Another writer of the same process used to wait for it in SQLite's busy
+    handler and fail with "database is locked" after the busy timeout; now it waits its turn for as long as it
+    takes. On PostgreSQL the two writes touch different rows and never wait for each other."""
+    repository = SqlRepository(create_engine(sql_url), owns_engine=True)
+    try:
+        item = (await repository.add_items([_paper(1)]))[0].value
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_writer() -> None:
+            async with repository._tx() as conn:  # the transaction of any store write, as its statements run
+                await conn.execute(text("UPDATE items SET title = title WHERE id = :id"), {"id": item.id})
+                holding.set()
+                await release.wait()  # the loop is elsewhere: the next statement is not sent yet
+
+        holder = asyncio.create_task(slow_writer())
+        await asyncio.wait_for(holding.wait(), STEP)
+        other = asyncio.create_task(repository.add_items([_paper(2)]))
+        await asyncio.sleep(short_busy_timeout / 1000 * 5)  # five busy timeouts: the old code had failed by now
+        assert not other.done() or other.exception() is None
+        release.set()
+        await asyncio.wait_for(holder, STEP)
+        stored = await asyncio.wait_for(other, STEP)
+        assert [s.value.external_id for s in stored] == ["2606.00002"]
+        assert await repository.find_item("hf_daily", "2606.00002") is not None
+    finally:
+        await repository.close()

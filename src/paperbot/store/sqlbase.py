@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,19 @@ from sqlalchemy.pool import StaticPool
 
 from paperbot.errors import StoreError
 from paperbot.store.engine import READ_ONLY
+
+#: One writer queue per SQLite file engine and event loop (see ``SqlBase._writer_turn``).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]]
+_SQLITE_WRITERS = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    per_loop = _SQLITE_WRITERS.setdefault(engine.sync_engine, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    lock = per_loop.get(loop)
+    if lock is None:
+        lock = per_loop[loop] = asyncio.Lock()
+    return lock
 
 
 class SqlBase:
@@ -32,15 +46,35 @@ class SqlBase:
         self._dialect = engine.dialect.name
         self._search_checked = False
         self._reader = engine.execution_options(**{READ_ONLY: True})
+        self._queue_writers = self._dialect == "sqlite" and self._one_at_a_time is None
 
     async def close(self) -> None:
         if self._owns_engine:
             await self._engine.dispose()
 
+    def _writer_turn(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """This process's writers to one SQLite file take turns in an asyncio queue before ``BEGIN IMMEDIATE``.
+
+        SQLite has one write lock per file and a writer that finds it taken sleeps in the busy handler, for at most
+        the busy timeout, and then fails with "database is locked". Between two statements of a transaction the
+        lock is held while the connection waits for this event loop to send the next one, so on a busy CPU every
+        in-process writer (the summariser's worker pool, votes, collect, the web process's topic writes) stretched
+        each other's hold and the last in line could wait past the timeout (issue 16). Queued here, they wait
+        without a deadline, in order; the busy timeout is left for writers of other processes only.
+        PostgreSQL needs no queue: its writers lock rows, not the database, and wait without a timeout.
+        """
+        if not self._queue_writers:
+            return contextlib.nullcontext()
+        return _sqlite_writer_lock(self._engine)
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._one_at_a_time or contextlib.nullcontext(), self._engine.begin() as connection:
+            async with (
+                self._one_at_a_time or contextlib.nullcontext(),
+                self._writer_turn(),
+                self._engine.begin() as connection,
+            ):
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
