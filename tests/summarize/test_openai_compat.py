@@ -172,6 +172,38 @@ async def test_plain_style_endings_are_repaired_not_rejected(http: httpx.AsyncCl
     ]
 
 
+async def test_the_bot_repairs_endings_without_loading_kiwi(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default ``summary_endings = "rules"``: the summariser built from the settings never asks for Kiwi (whose
+    load holds the GIL for seconds in the long-running bot); ``kiwi`` asks for it."""
+    from paperbot import korean
+    from paperbot.config import Settings
+    from paperbot.summarize.registry import build_summarizer
+
+    asked: list[str] = []
+    monkeypatch.setattr(korean, "kiwi", lambda: asked.append("kiwi"))
+    plain = [
+        "KV 캐시는 긴 문맥 생성에서 병목이 된다.",
+        "SCOPE는 프리필과 디코딩 단계를 따로 최적화함.",
+        "메모리 사용량을 35% 줄임",
+    ]
+    with fake_llm(scripted([Reply(body=openai_bullets(plain))])) as server:
+        for endings in ("rules", "kiwi"):
+            settings = Settings(
+                llm_provider="openai_compat",
+                llm_model="gpt-4o-mini",
+                llm_base_url=f"{server.url}/v1",
+                llm_daily_budget_usd=None,
+                summary_endings=endings,
+            )
+            summarizer = build_summarizer(settings, http, None)
+            summary = await summarizer.summarize(paper())
+            assert summary.backend == "openai_compat"
+            assert summary.bullets[2] == "메모리 사용량을 35% 줄입니다."
+            assert asked == ([] if endings == "rules" else ["kiwi"])
+
+
 async def test_the_repair_turn_names_the_bullet_and_the_problem(http: httpx.AsyncClient) -> None:
     wrong = Reply(body=openai_bullets([*GOOD_BULLETS[:3], "SCOPE는 메모리를 45% 줄였습니다."]))
     with fake_llm(scripted([wrong, GOOD])) as server:
@@ -312,7 +344,8 @@ async def test_the_api_key_never_appears_in_a_reason_or_log(
 async def test_the_korean_analyser_is_never_loaded_on_the_event_loop(
     http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kiwi takes seconds to load: the review runs in a worker thread, which is where the analyser is asked for."""
+    """Kiwi takes seconds to load: when it is configured (``summary_endings = "kiwi"``), the review runs in a worker
+    thread, which is where the analyser is asked for."""
     from paperbot import korean
 
     threads: list[threading.Thread] = []
@@ -324,6 +357,6 @@ async def test_the_korean_analyser_is_never_loaded_on_the_event_loop(
     monkeypatch.setattr(korean, "_get_kiwi", recording)
     plain = ["KV 캐시는 긴 문맥 생성에서 병목이 된다.", "SCOPE는 두 단계를 따로 최적화함.", "메모리를 35% 줄임."]
     with fake_llm(scripted([Reply(body=openai_bullets(plain))])) as server:
-        summary = await make(http, server).summarize(paper())
+        summary = await make(http, server, use_kiwi=True).summarize(paper())
     assert summary.backend == "openai_compat" and all(b.endswith("니다.") for b in summary.bullets)
     assert threads and all(thread is not threading.main_thread() for thread in threads)

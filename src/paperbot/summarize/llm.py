@@ -151,7 +151,7 @@ class LlmSummarizer:
         backoff: float = 1.0,
         max_input_chars: int = 4000,
         max_response_bytes: int = 4_000_000,
-        use_kiwi: bool = True,
+        use_kiwi: bool = False,
     ) -> None:
         if not model:
             raise ConfigError(f"PAPERBOT_LLM_MODEL is required for the {self.backend} back-end", key="llm_model")

@@ -58,6 +58,7 @@ def build_summarizer(settings: Settings, http: httpx.AsyncClient, repository: Re
         "max_input_chars": settings.llm_max_input_chars,
         "api_version": settings.llm_api_version,
         "structured_output": settings.llm_structured_output,
+        "use_kiwi": settings.summary_endings == "kiwi",
     }
     if cls is OpenAICompatSummarizer:
         return OpenAICompatSummarizer(
