@@ -161,7 +161,14 @@ def test_a_reader_browses_and_searches_in_korean(driver: Any, archive: int, tmp_
     _shot(driver, tmp_path, "search")
 
     driver.find_element(By.CSS_SELECTOR, "form.filters select[name=kind] option[value=post]").click()
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    # click() returns before the form's navigation ends: reading the entries at once could read the old page's
+    # elements as they are replaced (StaleElementReferenceException under load). Wait for the old page to go.
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old_page))
     posts = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "article.entry a.title")]
     assert posts == ["Kanana-2 개발기: 더 작고 더 똑똑한 언어 모델"]
 
