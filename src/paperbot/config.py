@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     llm_provider: Literal["offline", "openai_compat", "anthropic"] = "offline"
     #: The long-running bot never loads Kiwi by default: loading it holds the GIL for 1-7 s (the event loop stalls,
     #: even from a worker thread) and costs ~350 MB, while on the silver sample both ending repairs accept the same
-    #: 39 of 45 answers and write 215 of 218 kept bullets identically (Kiwi reads 3 nominal endings better).
+    #: 39 of 45 answers and write 215 of 218 kept bullets identically (Kiwi reads 2 nominal endings better).
     summary_endings: Literal["rules", "kiwi"] = Field(
         "rules", description="how LLM answers' endings are made formal: rules (a table), or kiwi (~350 MB more)"
     )
