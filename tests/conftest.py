@@ -98,15 +98,23 @@ class PostgresServer:
     def __init__(self) -> None:
         self.created: list[str] = []
 
-    def create_database(self) -> str:
+    def create_database(self, *, template: str | None = None) -> str:
+        """A new database: empty, or a copy of the database ``template`` (by name; nobody may be connected to it)."""
         name = f"paperbot_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(
-            _admin_execute(
+        if template is None:
+            statement = (
                 f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
             )
-        )
+        else:
+            statement = f"CREATE DATABASE {name} TEMPLATE {template}"  # encoding and locale come with the copy
+        asyncio.run(_admin_execute(statement))
         self.created.append(name)
         return _database_url(_admin_url(), name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rpartition("/")[2]
+        asyncio.run(_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        self.created.remove(name)
 
     def drop_all(self) -> None:
         for name in self.created:
@@ -150,12 +158,17 @@ def sqlite_url(tmp_path: Path, _migrated_sqlite_template: Path) -> str:
     """A fresh, migrated SQLite file: a copy of the session's migrated template, byte for byte what running the
     migrations would leave (SQLite's online backup API copies it consistently, WAL or not)."""
     path = tmp_path / "paperbot.db"
+    copy_sqlite(_migrated_sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def copy_sqlite(source_path: Path, target_path: Path) -> None:
+    """Copy a SQLite database consistently (SQLite's online backup API, WAL or not)."""
     with (
-        contextlib.closing(sqlite3.connect(_migrated_sqlite_template)) as source,
-        contextlib.closing(sqlite3.connect(path)) as target,
+        contextlib.closing(sqlite3.connect(source_path)) as source,
+        contextlib.closing(sqlite3.connect(target_path)) as target,
     ):
         source.backup(target)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def _truncate_all(url: str) -> None:
@@ -173,7 +186,11 @@ async def _truncate_all(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+#: The three Repository implementations every contract suite runs on (tests/web's seeded archive too).
+REPOSITORY_BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=REPOSITORY_BACKENDS)
 def repository_url(request: pytest.FixtureRequest) -> str | None:
     """The database behind each Repository implementation (None: in memory). Sync, so migrations may run."""
     if request.param == "memory":
