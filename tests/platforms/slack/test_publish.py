@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
@@ -218,6 +219,42 @@ async def test_bad_token_channel_and_missing_token_are_config_errors(fake: FakeS
         await publish_once(wrong, repository, digest, CHANNEL)
     assert not posts(fake)
     assert BOT_USER  # the fake's bot user is what auth.test reports
+
+
+async def test_invalid_auth_sends_nothing_and_the_fixed_token_posts_each_chunk_once(
+    fake: FakeSlack, settings: Settings, pacer: ChannelPacer
+) -> None:
+    """``auth.test`` before the pass answers ``invalid_auth``: no ``chat.postMessage`` is attempted, every chunk
+    stays pending (none "sending", none "unknown"), and the pass with the right token posts each exactly once."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 3)
+    wrong = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-wrong")})
+    with pytest.raises(ConfigError, match="Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth"):
+        await publish_once(wrong, repository, digest, CHANNEL, pacer=pacer)
+    assert [c.method for c in fake.calls] == ["auth.test"]
+    run = (await repository.claim_run(f"slack:{CHANNEL}", DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    assert [d.state for d in await repository.list_deliveries(run.id)] == [DeliveryState.PENDING] * 4
+    assert run.status is RunStatus.PUBLISHING
+    assert run.note == "not sent: Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth"
+
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert result.complete and result.sent == 4 and result.reconciled == 0
+    assert not fake.called("conversations.history") and not fake.called("conversations.replies")
+    assert len(posts(fake)) == 4 and len(fake.messages(CHANNEL)) == 4
+    assert len({p["metadata"]["event_payload"]["delivery"] for p in posts(fake)}) == 4  # type: ignore[index]
+
+
+async def test_invalid_auth_on_a_post_is_not_sent(fake: FakeSlack, settings: Settings, pacer: ChannelPacer) -> None:
+    """A token revoked after ``auth.test``: Slack refused the request, so the chunk goes back to pending."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.fail("chat.postMessage", Failure("token_revoked"))
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert not result.complete and "not sent" in (result.error or "") and "token_revoked" in (result.error or "")
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 2
+    again = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert again.complete and again.sent == 2 and len(fake.messages(CHANNEL)) == 2
 
 
 async def test_a_rejected_header_stops_the_pass_instead_of_flooding_the_channel(

@@ -60,6 +60,9 @@ _REJECTED = frozenset(
      "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "metadata_must_be_sent_from_app",
      "invalid_arguments", "invalid_arg_name", "too_many_blocks"}
 )  # fmt: skip
+#: The token itself was refused (https://api.slack.com/methods/auth.test#errors, the same on every method): Slack
+#: did nothing with the request.
+_AUTH_REJECTED = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
 #: Errors after which Slack may or may not have posted the message.
 _UNKNOWN = frozenset({"fatal_error", "internal_error", "service_unavailable"})
 RATE_LIMITED = "ratelimited"
@@ -140,6 +143,8 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
             return ChannelUnavailableError(f"{what}: {code}")
         if code in _REJECTED:
             return ChunkRejectedError(f"{what}: rejected: {code}")
+        if code in _AUTH_REJECTED:
+            return NotSentError(f"{what}: token rejected: {code}: check PAPERBOT_SLACK_BOT_TOKEN")
         if code in _UNKNOWN or status >= 500:
             return OutcomeUnknownError(f"{what}: {code or 'HTTP ' + str(status)}")
         if status == 429 or code == RATE_LIMITED:
@@ -353,7 +358,7 @@ async def auth_test(client: AsyncWebClient) -> dict[str, Any]:
         response = await call_with_retry(client.auth_test)
     except SlackApiError as exc:
         code = error_code(exc)
-        if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"):
+        if code in _AUTH_REJECTED:
             raise ConfigError(
                 f"Slack rejected PAPERBOT_SLACK_BOT_TOKEN: {code}", key="PAPERBOT_SLACK_BOT_TOKEN"
             ) from exc
