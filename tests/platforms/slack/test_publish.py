@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import stamina
+import stamina.instrumentation
 from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
 
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
@@ -13,7 +16,7 @@ from paperbot.digest.render.slack import unescape
 from paperbot.domain import DeliveryState, DigestKind, RunStatus, Subscription, utcnow
 from paperbot.errors import ConfigError
 from paperbot.platforms.slack import EVENT_TYPE, ChannelPacer, SlackChunkSender, digest_chunks
-from paperbot.platforms.slack.api import make_web_client
+from paperbot.platforms.slack.api import call_with_retry, make_web_client
 from paperbot.service.publish import Delivery, delivery_key, publish_chunks
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.slack.conftest import CHANNEL, DAY, VirtualClock, daily_digest, publish_once
@@ -76,16 +79,50 @@ async def test_mentions_in_titles_arrive_escaped(fake: FakeSlack, settings: Sett
     assert section["verbatim"] is True and "<!channel>" in unescape(section["text"])
 
 
-async def test_429_is_retried_after_retry_after(
-    fake: FakeSlack, settings: Settings, pacer: ChannelPacer, clock: VirtualClock
+async def test_429_is_retried_after_retry_after(fake: FakeSlack, settings: Settings, pacer: ChannelPacer) -> None:
+    """Slack: "a HTTP 429 Too Many Requests error, and a Retry-After HTTP header containing the number of seconds
+    until you can retry" (https://api.slack.com/apis/rate-limits). stamina waits that long (a real second here:
+    test mode would wait 0), not its own exponential backoff."""
+    waits: list[float] = []
+
+    def record(details: stamina.instrumentation.RetryDetails) -> None:
+        waits.append(details.wait_for)
+
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    stamina.instrumentation.set_on_retry_hooks([record])
+    try:
+        with stamina.set_testing(False):
+            result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(None)
+    assert result.complete
+    assert len(posts(fake)) == 3 and len(fake.messages(CHANNEL)) == 2  # the 429'd header, its retry, the paper
+    assert waits == [1.0]
+
+
+async def test_rate_limits_are_retried_max_retries_times_then_not_sent(
+    fake: FakeSlack, settings: Settings, pacer: ChannelPacer
 ) -> None:
     repository = InMemoryRepository()
     digest = await daily_digest(repository, 1)
-    fake.rate_limit("chat.postMessage", retry_after=7)
-    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
-    assert result.complete
-    assert len(posts(fake)) == 3 and len(fake.messages(CHANNEL)) == 2
-    assert 7.0 in clock.sleeps  # waited the Retry-After (virtually)
+    fake.fail("chat.postMessage", Failure("ratelimited", 429, {"Retry-After": "1"}), times=10)
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer, max_retries=2)
+    assert not result.complete and "rate limited" in (result.error or "")
+    assert len(posts(fake)) == 3  # the first try and two retries
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 2
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "fatal_error", "msg_too_long", "invalid_auth"])
+async def test_only_rate_limits_are_retried(fake: FakeSlack, settings: Settings, error: str) -> None:
+    """``fatal_error`` may have posted the message and the others fail the same way again: one call each."""
+    client = make_web_client(settings)
+    fake.fail("chat.postMessage", Failure(error), times=10)
+    with pytest.raises(SlackApiError) as raised:
+        await call_with_retry(lambda: client.chat_postMessage(channel=CHANNEL, text="x"))
+    assert raised.value.response["error"] == error
+    assert len(posts(fake)) == 1
 
 
 async def test_ratelimited_error_without_429_is_retried(
@@ -108,7 +145,7 @@ async def test_long_rate_limit_leaves_the_chunk_pending(
     assert not result.complete and "rate limited" in (result.error or "")
     # Every chunk's row exists from the claim on (the run's stored rendering): header and paper, both pending.
     assert [d.state for d in result.deliveries] == [DeliveryState.PENDING, DeliveryState.PENDING]
-    assert 3600.0 not in clock.sleeps
+    assert len(posts(fake)) == 1  # longer than the sender waits (max_wait): not retried
     again = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
     assert again.complete and len(fake.messages(CHANNEL)) == 2
 

@@ -9,8 +9,9 @@ looked up with ``conversations.history`` (``conversations.replies`` inside the t
 Unfurling is off and the renderer has already escaped ``&``, ``<``, ``>`` in untrusted text.
 
 At most one message per second per channel (:class:`ChannelPacer`, clock and sleep injectable). A 429 or a
-``ratelimited`` answer is retried after its ``Retry-After``; the SDK's own retry handlers are off, so a request
-is never repeated behind our back.
+``ratelimited`` answer is retried after its ``Retry-After`` by stamina, the project's retry library (its test
+mode, ``stamina.set_testing``, skips the waits in tests); nothing else is retried. The SDK's own retry handlers
+are off, so a request is never repeated behind our back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import stamina
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -161,22 +163,32 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
 async def call_with_retry(
     call: Callable[[], Awaitable[Any]],
     *,
-    sleep: Sleep = asyncio.sleep,
     max_retries: int = 5,
     max_wait: float = 120.0,
 ) -> Any:
-    """Run one Web API call, waiting out rate limits (429 / ``ratelimited``: Slack did not process the request)."""
-    attempt = 0
-    while True:
-        try:
+    """Run one Web API call, retrying it up to ``max_retries`` times after a rate limit, waiting its Retry-After.
+
+    Only rate limits are retried: a 429 / ``ratelimited`` answer means Slack did not process the request, so it is
+    safe to repeat (https://api.slack.com/apis/rate-limits). A wait longer than ``max_wait`` is not waited for, and
+    every other error (``channel_not_found``, ``fatal_error``: maybe posted) is raised at once for the caller to sort.
+    """
+
+    def backoff(exc: Exception) -> bool | float:
+        wait = retry_after(exc) if isinstance(exc, SlackApiError) else None
+        if wait is None or wait > max_wait:
+            return False
+        log.info("slack rate limited", extra={"retry_after": wait})
+        return wait  # stamina waits exactly this, not its exponential backoff
+
+    async for attempt in stamina.retry_context(
+        on=backoff,
+        attempts=max_retries + 1,
+        timeout=None,  # each wait is bounded by max_wait, each request by the client's timeout
+        wait_max=max_wait,
+    ):
+        with attempt:
             return await call()
-        except SlackApiError as exc:
-            wait = retry_after(exc)
-            if wait is None or attempt >= max_retries or wait > max_wait:
-                raise
-            attempt += 1
-            log.info("slack rate limited", extra={"retry_after": wait, "attempt": attempt})
-            await sleep(wait)
+    raise AssertionError("unreachable: retry_context always runs at least once")  # pragma: no cover
 
 
 def delivery_of(message: Mapping[str, Any]) -> str | None:
@@ -201,7 +213,6 @@ class SlackChunkSender:
         client: AsyncWebClient,
         *,
         pacer: ChannelPacer | None = None,
-        sleep: Sleep | None = None,
         max_retries: int = 5,
         max_wait: float = 120.0,
         reactions: Sequence[str] = VOTE_REACTIONS,
@@ -209,7 +220,6 @@ class SlackChunkSender:
     ) -> None:
         self._client = client
         self._pacer = pacer or ChannelPacer()
-        self._sleep = sleep or self._pacer.sleep
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._reactions = tuple(reactions)
@@ -236,9 +246,7 @@ class SlackChunkSender:
 
     async def _call(self, call: Callable[[], Awaitable[Any]], *, what: str) -> Any:
         try:
-            return await call_with_retry(
-                call, sleep=self._sleep, max_retries=self._max_retries, max_wait=self._max_wait
-            )
+            return await call_with_retry(call, max_retries=self._max_retries, max_wait=self._max_wait)
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate_error(exc, what=what) from exc
 
@@ -303,7 +311,6 @@ class SlackChunkSender:
             try:
                 await call_with_retry(
                     functools.partial(self._client.reactions_add, channel=channel_id, timestamp=message_id, name=name),
-                    sleep=self._sleep,
                     max_retries=self._max_retries,
                     max_wait=self._max_wait,
                 )
