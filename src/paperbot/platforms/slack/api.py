@@ -1,6 +1,7 @@
 """Slack Web API: posting digest chunks (the ``ChunkSender`` port of :mod:`paperbot.ports`), Web API alone (no
 Socket Mode connection). One :class:`SlackChunkSender` per process, built by the composition root; it checks the
-token (``auth.test``) once, on first use.
+token (``auth.test``) once, on first use, and keeps who the bot is (:class:`Identity`) for the app of the same
+process (:mod:`.runner`), which so makes no ``auth.test`` of its own.
 
 The header goes out first; every other chunk is a reply in its thread, with the thread ts taken from the header's
 ``chat.postMessage`` answer (publishing hands it over as ``OutboundChunk.thread_id``). Each message carries its
@@ -21,6 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +76,23 @@ LOOKUP_PAGES = 5
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the app is, from ``auth.test``: the bot user, its workspace, its bot id."""
+
+    user_id: str
+    team_id: str
+    bot_id: str | None = None
+
+    @classmethod
+    def from_auth_test(cls, data: Mapping[str, Any]) -> Identity:
+        return cls(
+            user_id=str(data.get("user_id") or ""),
+            team_id=str(data.get("team_id") or ""),
+            bot_id=str(data["bot_id"]) if data.get("bot_id") else None,
+        )
 
 
 class ChannelPacer:
@@ -223,7 +242,8 @@ class SlackChunkSender:
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._reactions = tuple(reactions)
-        self._checked = not check_token
+        self._check_token = check_token
+        self._identity: Identity | None = None
         self._check_lock = asyncio.Lock()
 
     @classmethod
@@ -231,12 +251,26 @@ class SlackChunkSender:
         """The process's sender for ``PAPERBOT_SLACK_BOT_TOKEN`` (the token is checked on first use)."""
         return cls(make_web_client(settings), check_token=True, **options)
 
+    @property
+    def client(self) -> AsyncWebClient:
+        """The bot-token client (the app of this process uses it too)."""
+        return self._client
+
     async def ready(self) -> None:
         """Check the token once (``auth.test``) before the first post: a bad token is a ConfigError, not a chunk."""
+        if self._check_token:
+            await self.identity()
+
+    async def identity(self) -> Identity:
+        """Who the bot is: ``auth.test``, once per sender (so once per process), shared with the app.
+
+        Raises ConfigError when Slack rejects the token, DeliveryError when it cannot be asked; a failed check is
+        not cached (the next call asks again).
+        """
         async with self._check_lock:
-            if not self._checked:
-                await auth_test(self._client)
-                self._checked = True
+            if self._identity is None:
+                self._identity = Identity.from_auth_test(await auth_test(self._client))
+            return self._identity
 
     async def close(self) -> None:
         """Nothing to close: the SDK opens an aiohttp session per request."""
