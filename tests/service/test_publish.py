@@ -272,6 +272,18 @@ async def test_a_done_run_does_not_ask_the_sender_to_be_ready(repository: Reposi
     assert (await publish(repository, sender)).already_done and sender.readies == 1
 
 
+async def test_a_run_with_every_chunk_settled_is_finished_without_the_platform(repository: Repository) -> None:
+    """The pass that posted the last chunk died before marking the run done: the next one needs no login."""
+    assert (await publish(repository, FakeChunkSender())).complete
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    await repository.set_run_status(run.id, RunStatus.PUBLISHING)
+    offline = FakeChunkSender(not_ready=ConfigError("revoked since"))
+    finished = await publish(repository, offline)
+    assert finished.complete and not finished.already_done and offline.readies == 0 and offline.sends == 0
+    assert (await _run(repository))[0] is RunStatus.DONE
+
+
 async def test_a_token_rejected_during_a_send_is_not_sent(repository: Repository) -> None:
     """Revoked mid-pass: a ConfigError from the send (a sender logging in lazily) means the chunk was not posted."""
     sender = FakeChunkSender(failures={2: (ConfigError("Slack rejected PAPERBOT_SLACK_BOT_TOKEN"), False)})

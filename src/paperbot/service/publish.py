@@ -349,7 +349,9 @@ async def _publish(
         )
     await repository.set_run_status(run_id, RunStatus.PUBLISHING)
     plan = await _stored_plan(repository, run_id, name, render)
-    not_ready = await _not_ready(repository, sender, run_id, name)
+    # A run whose chunks are all settled (a pass that died before marking it done) is finished without the platform.
+    to_do = any(delivery.state not in FINAL_DELIVERY_STATES for _, delivery in plan)
+    not_ready = await _not_ready(repository, sender, run_id, name) if to_do else None
     if not_ready is not None:
         deliveries = await repository.list_deliveries(run_id)
         return PublishResult(

@@ -196,8 +196,7 @@ async def call_with_retry(
         wait = retry_after(exc) if isinstance(exc, SlackApiError) else None
         if wait is None or wait > max_wait:
             return False
-        log.info("slack rate limited", extra={"retry_after": wait})
-        return wait  # stamina waits exactly this, not its exponential backoff
+        return wait  # stamina waits exactly this, not its exponential backoff (and logs the retry itself)
 
     async for attempt in stamina.retry_context(
         on=backoff,
