@@ -254,6 +254,7 @@ async def test_a_rejected_token_sends_nothing_and_a_pass_with_a_good_one_sends_e
     assert fixed.complete and fixed.sent == 4 and fixed.reconciled == 0 and not sender.lookups
     assert [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1", "paper 2"]
     assert sender.readies == 2  # once per pass, not once per chunk
+    assert (await _run(repository))[:2] == (RunStatus.DONE, None)  # the "not sent" note is gone with the pass
 
 
 async def test_an_unreachable_platform_is_not_sent_and_not_raised(repository: Repository) -> None:

@@ -3,7 +3,8 @@
 Socket Mode is the default (bot token + app-level token, no public URL); HTTP mode is :mod:`.http`. What runs it
 from settings is :mod:`.runner`; votes are :mod:`.votes`, admin checks :mod:`.admin`, parsing :mod:`.commands`.
 
-Start: ``auth.test`` (unless the runner hands over the identity its sender already learnt), then connect at once, so ``/paper`` is answered from the first second after a deploy.
+Start: ``auth.test`` (unless the runner hands over the identity its sender already learnt), then connect at once,
+so ``/paper`` is answered from the first second after a deploy.
 Reading back the votes cast while away (one ``conversations.replies`` per digest, one ``reactions.get`` per voted
 message, Tier 3) runs afterwards in the background, on the leader only.
 
