@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import httpx
     from aiohttp import web as aiohttp_web
 
+    from paperbot.platforms.slack.api import Identity as SlackIdentity
+    from paperbot.platforms.slack.api import SlackChunkSender
     from paperbot.web.app import ExtraRoute
 
 
@@ -50,14 +52,26 @@ def collect_deadline(settings: Settings) -> float:
     return min(settings.source_deadline + 30, settings.job_deadline / 2)
 
 
+def _vote_salt(settings: Settings) -> str | None:
+    return settings.vote_salt.get_secret_value() if settings.vote_salt else None
+
+
 def discord_voter_key(settings: Settings) -> bytes:
     """The HMAC key of Discord voter ids, derived once: from ``PAPERBOT_VOTE_SALT`` when set, else from the bot's
     user id (the token's first segment, stable across token resets; hashes are then keyed but not secret)."""
     from paperbot.service.votes import voter_key
 
-    salt = settings.vote_salt.get_secret_value() if settings.vote_salt else None
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
-    return voter_key("discord", salt, token.split(".", 1)[0])
+    return voter_key("discord", _vote_salt(settings), token.split(".", 1)[0])
+
+
+def slack_voter_key(settings: Settings, identity: SlackIdentity) -> bytes:
+    """The HMAC key of Slack voter ids: from ``PAPERBOT_VOTE_SALT`` when set, else from the workspace and the bot
+    user (``team_id:user_id`` of ``auth.test``). That identity needs a request, which building the app never makes:
+    the Slack runner passes it in once its sender has it (:meth:`SlackChunkSender.identity`)."""
+    from paperbot.service.votes import voter_key
+
+    return voter_key("slack", _vote_salt(settings), f"{identity.team_id}:{identity.user_id}")
 
 
 @dataclass(slots=True)
@@ -91,6 +105,18 @@ class App:
 
     def discord_voter_key(self) -> bytes:
         return discord_voter_key(self.settings)
+
+    def slack_voter_key(self, identity: SlackIdentity) -> bytes:
+        return slack_voter_key(self.settings, identity)
+
+    @property
+    def slack_sender(self) -> SlackChunkSender | None:
+        """The process's Slack sender when it is the real one (None: Slack off, or a test's fake): the Slack app
+        shares its client and its one ``auth.test``."""
+        from paperbot.platforms.slack.api import SlackChunkSender
+
+        sender = self.senders.get("slack")
+        return sender if isinstance(sender, SlackChunkSender) else None
 
     def web_app(self, *, extra: Mapping[str, ExtraRoute] | None = None) -> aiohttp_web.Application:
         """The web archive over the app's repository, configured from Settings."""

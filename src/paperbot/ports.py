@@ -109,12 +109,21 @@ class Summarizer(Protocol):
 class ChunkSender(Protocol):
     """The publishing port: one per enabled chat platform, built once per process by the composition root.
 
-    It renders a digest into chunks (messages) for its platform, posts one chunk, finds one posted earlier and
-    decorates a posted one (vote reactions). ``paperbot.service.publish`` owns the delivery state machine around it.
+    It checks its credentials, renders a digest into chunks (messages) for its platform, posts one chunk, finds one
+    posted earlier and decorates a posted one (vote reactions). ``paperbot.service.publish`` owns the delivery state
+    machine around it.
     """
 
     @property
     def platform(self) -> str: ...
+
+    async def ready(self) -> None:
+        """Log in / check the token, once per process (later calls return at once); publishing calls it before a
+        pass, so a rejected token is found before any chunk is attempted.
+
+        Raises ``ConfigError`` when the platform rejects the credentials, ``DeliveryError`` when it cannot be reached.
+        """
+        ...
 
     def render(self, digest: Digest) -> list[OutboundChunk]:
         """The platform's rendering of ``digest`` as chunks, in posting order."""

@@ -25,6 +25,17 @@ def test_keys_are_the_ones_deployed() -> None:
     assert voter_key("slack", "", "T0TEAM001:UBOT0001") == DEPLOYED_SLACK_UNSALTED
 
 
+def test_the_composition_root_derives_the_deployed_keys() -> None:
+    """The Slack key moved from the runner to the composition root: from the salt, else auth.test's identity."""
+    from paperbot.bootstrap import slack_voter_key
+    from paperbot.config import Settings
+    from paperbot.platforms.slack.api import Identity
+
+    identity = Identity(user_id="UBOT0001", team_id="T0TEAM001", bot_id="BBOT0001")
+    assert slack_voter_key(Settings(vote_salt="install-secret"), identity) == DEPLOYED_SLACK_SALTED
+    assert slack_voter_key(Settings(), identity) == DEPLOYED_SLACK_UNSALTED
+
+
 def test_one_person_never_hashes_alike_on_two_platforms_and_raw_ids_are_not_stored() -> None:
     key = voter_key("discord", "install-secret", "unused")
     on_discord = discord_hasher(key)("123456789012345678")

@@ -37,7 +37,8 @@ class _Crash(DeliveryError):
 @dataclass
 class FakeChunkSender:
     """Posts into a list; ``failures`` maps a send number (1-based) to the exception that send raises,
-    optionally after "posting" (to model a lost answer)."""
+    optionally after "posting" (to model a lost answer). ``not_ready`` is what ``ready()`` raises (a rejected
+    token: ConfigError, an unreachable platform: DeliveryError); ``readies`` counts its calls."""
 
     platform: str = "discord"
     posted: list[tuple[str, str, OutboundChunk]] = field(default_factory=list)  # (message id, key, chunk)
@@ -50,6 +51,13 @@ class FakeChunkSender:
     #: Digest → chunks (default :func:`render_entries`); ``renders`` counts the calls.
     renderer: Callable[[Digest], list[OutboundChunk]] | None = None
     renders: int = 0
+    not_ready: Exception | None = None
+    readies: int = 0
+
+    async def ready(self) -> None:
+        self.readies += 1
+        if self.not_ready is not None:
+            raise self.not_ready
 
     def render(self, digest: Digest) -> list[OutboundChunk]:
         self.renders += 1
@@ -220,6 +228,71 @@ async def test_not_sent_goes_back_to_pending_and_resumes_in_order(repository: Re
     ]  # fmt: skip
     second = await publish(repository, sender)
     assert second.complete and second.sent == 2
+    assert [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1", "paper 2"]
+
+
+async def _run(repository: Repository) -> tuple[RunStatus, str | None, list[DeliveryState]]:
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    return run.status, run.note, [d.state for d in await repository.list_deliveries(run.id)]
+
+
+async def test_a_rejected_token_sends_nothing_and_a_pass_with_a_good_one_sends_everything(
+    repository: Repository,
+) -> None:
+    """The token is checked before the pass: no chunk is attempted, none is left "sending" or "unknown"."""
+    sender = FakeChunkSender(not_ready=ConfigError("Discord rejected PAPERBOT_DISCORD_TOKEN"))
+    with pytest.raises(ConfigError, match="rejected"):
+        await publish(repository, sender)
+    assert sender.readies == 1 and sender.sends == 0 and not sender.lookups
+    status, note, states = await _run(repository)
+    assert states == [DeliveryState.PENDING] * 4
+    assert status is RunStatus.PUBLISHING and note == "not sent: Discord rejected PAPERBOT_DISCORD_TOKEN"
+
+    sender.not_ready = None  # the token fixed
+    fixed = await publish(repository, sender)
+    assert fixed.complete and fixed.sent == 4 and fixed.reconciled == 0 and not sender.lookups
+    assert [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1", "paper 2"]
+    assert sender.readies == 2  # once per pass, not once per chunk
+    assert (await _run(repository))[:2] == (RunStatus.DONE, None)  # the "not sent" note is gone with the pass
+
+
+async def test_an_unreachable_platform_is_not_sent_and_not_raised(repository: Repository) -> None:
+    sender = FakeChunkSender(not_ready=DeliveryError("Discord login failed: ClientConnectorError"))
+    result = await publish(repository, sender)
+    assert not result.complete and result.error == "not sent: Discord login failed: ClientConnectorError"
+    assert sender.sends == 0 and [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 4
+    sender.not_ready = None
+    assert (await publish(repository, sender)).complete and len(sender.posted) == 4
+
+
+async def test_a_done_run_does_not_ask_the_sender_to_be_ready(repository: Repository) -> None:
+    sender = FakeChunkSender()
+    assert (await publish(repository, sender)).complete
+    sender.not_ready = ConfigError("revoked since")
+    assert (await publish(repository, sender)).already_done and sender.readies == 1
+
+
+async def test_a_run_with_every_chunk_settled_is_finished_without_the_platform(repository: Repository) -> None:
+    """The pass that posted the last chunk died before marking the run done: the next one needs no login."""
+    assert (await publish(repository, FakeChunkSender())).complete
+    run = (await repository.claim_run(TARGET, DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    await repository.set_run_status(run.id, RunStatus.PUBLISHING)
+    offline = FakeChunkSender(not_ready=ConfigError("revoked since"))
+    finished = await publish(repository, offline)
+    assert finished.complete and not finished.already_done and offline.readies == 0 and offline.sends == 0
+    assert (await _run(repository))[0] is RunStatus.DONE
+
+
+async def test_a_token_rejected_during_a_send_is_not_sent(repository: Repository) -> None:
+    """Revoked mid-pass: a ConfigError from the send (a sender logging in lazily) means the chunk was not posted."""
+    sender = FakeChunkSender(failures={2: (ConfigError("Slack rejected PAPERBOT_SLACK_BOT_TOKEN"), False)})
+    first = await publish(repository, sender)
+    assert not first.complete and first.error == "chunk 1: not sent: Slack rejected PAPERBOT_SLACK_BOT_TOKEN"
+    assert [d.state for d in first.deliveries] == [DeliveryState.SENT] + [DeliveryState.PENDING] * 3
+    second = await publish(repository, sender)
+    assert second.complete and second.reconciled == 0 and not sender.lookups
     assert [p[2].payload["content"] for p in sender.posted] == ["header", "paper 0", "paper 1", "paper 2"]
 
 

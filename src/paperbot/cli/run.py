@@ -158,7 +158,12 @@ def _start_everywhere(
             _platform(
                 "slack",
                 lambda: run_slack(
-                    settings, app.commands, http_port=settings.slack_http_port, leader=leadership.elected
+                    settings,
+                    app.commands,
+                    voter_key=app.slack_voter_key,
+                    sender=app.slack_sender,
+                    http_port=settings.slack_http_port,
+                    leader=leadership.elected,
                 ),
             )
         )

@@ -55,6 +55,8 @@ def run_command(ctx: click.Context, http_mode: bool, port: int | None) -> None:
     async def serve(app: App) -> None:
         from paperbot.platforms.slack.runner import run_slack
 
-        await run_slack(app.settings, app.commands, http_port=http_port)
+        await run_slack(
+            app.settings, app.commands, voter_key=app.slack_voter_key, sender=app.slack_sender, http_port=http_port
+        )
 
     run_app(ctx, serve)

@@ -11,14 +11,20 @@ up on the platform before anything is re-sent, and the platform is given a deter
 (:func:`delivery_key`; Discord: the nonce with ``enforce_nonce``) so a re-send within its window returns the
 earlier message instead of posting twice.
 
+Before a pass sends anything it asks the sender to be ready (:meth:`ChunkSender.ready`: Discord's login, Slack's
+``auth.test``). A rejected token or an unreachable platform is found there, before any chunk is attempted: every
+chunk stays ``pending`` and the run's note says "not sent", so the pass after the token is fixed sends them all.
+A rejected token (``ConfigError``) is raised after that, for the caller to report as a configuration error.
+
 Failures are sorted by what they mean:
 
 - :class:`ChannelUnavailableError` (403, deleted channel): nothing more can be posted there. The chunk fails, the
   run fails, the channel's subscriptions are marked broken; no retry loop.
 - :class:`OutcomeUnknownError` (timeout, repeated 5xx): the chunk may or may not be posted; it is left ``unknown``
   and the pass stops, so the next pass looks it up first.
-- :class:`NotSentError` (rate limit longer than we wait, transient refusal): certainly not posted; back to
-  ``pending`` and the pass stops (the next pass retries it).
+- :class:`NotSentError` (rate limit longer than we wait, transient refusal, a token rejected mid-pass) and
+  ``ConfigError`` from a send: certainly not posted; back to ``pending`` and the pass stops (the next pass retries
+  it).
 - :class:`ChunkRejectedError` (a 400 for this payload): that chunk fails, the others still go out.
 """
 
@@ -195,7 +201,8 @@ class _Pass:
             await self._move(delivery_id, sending, DeliveryState.FAILED, error=str(exc))
             self.failed += 1
             return True
-        except NotSentError as exc:
+        except (NotSentError, ConfigError) as exc:
+            # ConfigError: the platform refused our credentials, so it did not take the chunk.
             self.error = f"chunk {delivery.chunk}: not sent: {exc}"
             await self._move(delivery_id, sending, DeliveryState.PENDING, error=str(exc))
             return False
@@ -267,7 +274,8 @@ async def publish_digest(
     """Post ``digest`` to ``target`` with the sender of its platform, each chunk at most once.
 
     The digest is rendered only when its run has no stored chunks yet; a resumed run sends its stored copy.
-    Raises :class:`ConfigError` when the platform has no sender (not configured).
+    Raises :class:`ConfigError` when the platform has no sender (not configured) or rejects its credentials (then
+    nothing was sent: every chunk is left pending and the run's note says "not sent").
     """
     sender = senders.get(target.platform)
     if sender is None:
@@ -341,6 +349,14 @@ async def _publish(
         )
     await repository.set_run_status(run_id, RunStatus.PUBLISHING)
     plan = await _stored_plan(repository, run_id, name, render)
+    # A run whose chunks are all settled (a pass that died before marking it done) is finished without the platform.
+    to_do = any(delivery.state not in FINAL_DELIVERY_STATES for _, delivery in plan)
+    not_ready = await _not_ready(repository, sender, run_id, name) if to_do else None
+    if not_ready is not None:
+        deliveries = await repository.list_deliveries(run_id)
+        return PublishResult(
+            run=run, refs=_refs(platform, channel_id, deliveries), error=not_ready, deliveries=tuple(deliveries)
+        )
 
     work = _Pass(repository, sender, run, channel_id, now=now, stale_after=stale_after or STALE_SENDING)
     stopped = False
@@ -398,6 +414,25 @@ async def _publish(
         broken_reason=work.broken,
         deliveries=tuple(deliveries),
     )
+
+
+async def _not_ready(repository: PublishRepository, sender: ChunkSender, run_id: int, name: str) -> str | None:
+    """Ready the sender before the pass; when it cannot be, note on the run that nothing was sent and say why.
+
+    No chunk has been touched then, so none is left ``sending`` or ``unknown`` by a token that was refused: a
+    ``ConfigError`` (rejected credentials) is re-raised once noted; a ``DeliveryError`` (platform unreachable)
+    comes back as the pass's error.
+    """
+    try:
+        await sender.ready()
+    except (ConfigError, DeliveryError) as exc:
+        note = f"not sent: {exc}"
+        await repository.set_run_status(run_id, RunStatus.PUBLISHING, note=note)
+        log.warning("digest not sent: sender not ready", extra={"target": name, "error": str(exc)})
+        if isinstance(exc, ConfigError):
+            raise
+        return note
+    return None
 
 
 def _refs(platform: str, channel_id: str, deliveries: Sequence[Delivery]) -> tuple[PostRef, ...]:

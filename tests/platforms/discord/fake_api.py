@@ -184,6 +184,8 @@ class FakeDiscord:
         self.requests.append(Recorded(request.method, path, dict(request.query), dict(request.headers), body))
         # Interaction callbacks and follow-ups are authorised by the interaction token in the path, not the bot's.
         token_in_path = path.startswith(("/interactions/", "/webhooks/"))
+        # "401 UNAUTHORIZED: The Authorization header was missing or invalid", on every route (login's
+        # GET /users/@me included): https://discord.com/developers/docs/topics/opcodes-and-status-codes#http
         if not token_in_path and request.headers.get("Authorization") != "Bot test-token":
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         for (method, prefix), queue in self.failures.items():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.domain import Delivery, DeliveryState, Digest, DigestKind, RunStatus, Subscription
+from paperbot.errors import ConfigError
 from paperbot.platforms.discord import DiscordChunkSender, digest_chunks
 from paperbot.platforms.discord.api import make_client
 from paperbot.service.publish import publish_chunks
@@ -47,6 +49,47 @@ async def test_posts_a_header_and_one_message_per_paper_once(fake: FakeDiscord, 
     again = await publish_once(settings, repository, digest, CHANNEL)
     assert again.already_done and again.sent == 0
     assert len(fake.sent(CHANNEL)) == len(posts)
+
+
+async def _run_state(repository: InMemoryRepository) -> tuple[RunStatus, str | None, list[DeliveryState]]:
+    run = (await repository.claim_run(f"discord:{CHANNEL}", DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    return run.status, run.note, [d.state for d in await repository.list_deliveries(run.id)]
+
+
+async def test_a_401_at_login_sends_nothing_and_the_fixed_token_posts_each_chunk_once(
+    fake: FakeDiscord, settings: Settings
+) -> None:
+    """The login before the pass (``GET /users/@me``) meets the 401: no chunk is attempted, every chunk stays
+    pending (none "sending", none "unknown"), and the pass with the right token posts each exactly once."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 3)
+    wrong = settings.model_copy(update={"discord_token": SecretStr("wrong-token")})
+    with pytest.raises(ConfigError, match="Discord rejected PAPERBOT_DISCORD_TOKEN"):
+        await publish_once(wrong, repository, digest, CHANNEL)
+    assert fake.calls("GET", "/users/@me") and not fake.sent(CHANNEL)
+    status, note, states = await _run_state(repository)
+    assert states == [DeliveryState.PENDING] * 4
+    assert status is RunStatus.PUBLISHING and note == "not sent: Discord rejected PAPERBOT_DISCORD_TOKEN"
+
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert result.complete and result.sent == 4 and result.reconciled == 0
+    assert not fake.calls("GET", f"/channels/{CHANNEL}/messages")  # nothing to look up: nothing was unknown
+    posts = fake.sent(CHANNEL)
+    assert len(posts) == 4 and len({post.json["nonce"] for post in posts}) == 4
+    assert len(fake.channel_messages(CHANNEL)) == 4
+
+
+async def test_a_401_on_a_send_is_not_sent(fake: FakeDiscord, settings: Settings) -> None:
+    """A token revoked between login and the post: Discord refused the request, so the chunk goes back to pending."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.fail("POST", f"/channels/{CHANNEL}/messages", Failure(401, {"message": "401: Unauthorized", "code": 0}))
+    result = await publish_once(settings, repository, digest, CHANNEL)
+    assert not result.complete and "not sent" in (result.error or "") and "401" in (result.error or "")
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 2
+    again = await publish_once(settings, repository, digest, CHANNEL)
+    assert again.complete and again.sent == 2 and len(fake.channel_messages(CHANNEL)) == 2
 
 
 async def test_mentions_in_titles_cannot_ping(fake: FakeDiscord, settings: Settings) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import stamina
 
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
@@ -36,6 +37,14 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def no_retry_waits() -> Iterator[None]:
+    """stamina's test mode: rate limits are retried as often as the caller allows, without waiting (a test that
+    checks the wait itself turns it off)."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
 
 
 @pytest.fixture

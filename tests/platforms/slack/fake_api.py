@@ -186,6 +186,9 @@ class FakeSlack:
         self.calls.append(Call(method, params, dict(request.headers)))
         # apps.connections.open takes the app-level token (xapp-…), every other method the bot token.
         token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        # A wrong token is HTTP 200 with ``"ok": false, "error": "invalid_auth"`` on every method, auth.test
+        # included ("invalid_auth: Some aspect of authentication cannot be validated"):
+        # https://api.slack.com/methods/auth.test#errors, https://api.slack.com/web#evaluating_responses
         if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         queue = self.failures.get(method)

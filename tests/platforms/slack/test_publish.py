@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import stamina
+import stamina.instrumentation
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
 
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
@@ -12,7 +16,7 @@ from paperbot.digest.render.slack import unescape
 from paperbot.domain import DeliveryState, DigestKind, RunStatus, Subscription, utcnow
 from paperbot.errors import ConfigError
 from paperbot.platforms.slack import EVENT_TYPE, ChannelPacer, SlackChunkSender, digest_chunks
-from paperbot.platforms.slack.api import make_web_client
+from paperbot.platforms.slack.api import call_with_retry, make_web_client
 from paperbot.service.publish import Delivery, delivery_key, publish_chunks
 from paperbot.store.memory import InMemoryRepository
 from tests.platforms.slack.conftest import CHANNEL, DAY, VirtualClock, daily_digest, publish_once
@@ -75,16 +79,50 @@ async def test_mentions_in_titles_arrive_escaped(fake: FakeSlack, settings: Sett
     assert section["verbatim"] is True and "<!channel>" in unescape(section["text"])
 
 
-async def test_429_is_retried_after_retry_after(
-    fake: FakeSlack, settings: Settings, pacer: ChannelPacer, clock: VirtualClock
+async def test_429_is_retried_after_retry_after(fake: FakeSlack, settings: Settings, pacer: ChannelPacer) -> None:
+    """Slack: "a HTTP 429 Too Many Requests error, and a Retry-After HTTP header containing the number of seconds
+    until you can retry" (https://api.slack.com/apis/rate-limits). stamina waits that long (a real second here:
+    test mode would wait 0), not its own exponential backoff."""
+    waits: list[float] = []
+
+    def record(details: stamina.instrumentation.RetryDetails) -> None:
+        waits.append(details.wait_for)
+
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    stamina.instrumentation.set_on_retry_hooks([record])
+    try:
+        with stamina.set_testing(False):
+            result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(None)
+    assert result.complete
+    assert len(posts(fake)) == 3 and len(fake.messages(CHANNEL)) == 2  # the 429'd header, its retry, the paper
+    assert waits == [1.0]
+
+
+async def test_rate_limits_are_retried_max_retries_times_then_not_sent(
+    fake: FakeSlack, settings: Settings, pacer: ChannelPacer
 ) -> None:
     repository = InMemoryRepository()
     digest = await daily_digest(repository, 1)
-    fake.rate_limit("chat.postMessage", retry_after=7)
-    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
-    assert result.complete
-    assert len(posts(fake)) == 3 and len(fake.messages(CHANNEL)) == 2
-    assert 7.0 in clock.sleeps  # waited the Retry-After (virtually)
+    fake.fail("chat.postMessage", Failure("ratelimited", 429, {"Retry-After": "1"}), times=10)
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer, max_retries=2)
+    assert not result.complete and "rate limited" in (result.error or "")
+    assert len(posts(fake)) == 3  # the first try and two retries
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 2
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "fatal_error", "msg_too_long", "invalid_auth"])
+async def test_only_rate_limits_are_retried(fake: FakeSlack, settings: Settings, error: str) -> None:
+    """``fatal_error`` may have posted the message and the others fail the same way again: one call each."""
+    client = make_web_client(settings)
+    fake.fail("chat.postMessage", Failure(error), times=10)
+    with pytest.raises(SlackApiError) as raised:
+        await call_with_retry(lambda: client.chat_postMessage(channel=CHANNEL, text="x"))
+    assert raised.value.response["error"] == error
+    assert len(posts(fake)) == 1
 
 
 async def test_ratelimited_error_without_429_is_retried(
@@ -107,7 +145,7 @@ async def test_long_rate_limit_leaves_the_chunk_pending(
     assert not result.complete and "rate limited" in (result.error or "")
     # Every chunk's row exists from the claim on (the run's stored rendering): header and paper, both pending.
     assert [d.state for d in result.deliveries] == [DeliveryState.PENDING, DeliveryState.PENDING]
-    assert 3600.0 not in clock.sleeps
+    assert len(posts(fake)) == 1  # longer than the sender waits (max_wait): not retried
     again = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
     assert again.complete and len(fake.messages(CHANNEL)) == 2
 
@@ -218,6 +256,42 @@ async def test_bad_token_channel_and_missing_token_are_config_errors(fake: FakeS
         await publish_once(wrong, repository, digest, CHANNEL)
     assert not posts(fake)
     assert BOT_USER  # the fake's bot user is what auth.test reports
+
+
+async def test_invalid_auth_sends_nothing_and_the_fixed_token_posts_each_chunk_once(
+    fake: FakeSlack, settings: Settings, pacer: ChannelPacer
+) -> None:
+    """``auth.test`` before the pass answers ``invalid_auth``: no ``chat.postMessage`` is attempted, every chunk
+    stays pending (none "sending", none "unknown"), and the pass with the right token posts each exactly once."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 3)
+    wrong = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-wrong")})
+    with pytest.raises(ConfigError, match="Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth"):
+        await publish_once(wrong, repository, digest, CHANNEL, pacer=pacer)
+    assert [c.method for c in fake.calls] == ["auth.test"]
+    run = (await repository.claim_run(f"slack:{CHANNEL}", DigestKind.DAILY, DAY)).value
+    assert run.id is not None
+    assert [d.state for d in await repository.list_deliveries(run.id)] == [DeliveryState.PENDING] * 4
+    assert run.status is RunStatus.PUBLISHING
+    assert run.note == "not sent: Slack rejected PAPERBOT_SLACK_BOT_TOKEN: invalid_auth"
+
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert result.complete and result.sent == 4 and result.reconciled == 0
+    assert not fake.called("conversations.history") and not fake.called("conversations.replies")
+    assert len(posts(fake)) == 4 and len(fake.messages(CHANNEL)) == 4
+    assert len({p["metadata"]["event_payload"]["delivery"] for p in posts(fake)}) == 4  # type: ignore[index]
+
+
+async def test_invalid_auth_on_a_post_is_not_sent(fake: FakeSlack, settings: Settings, pacer: ChannelPacer) -> None:
+    """A token revoked after ``auth.test``: Slack refused the request, so the chunk goes back to pending."""
+    repository = InMemoryRepository()
+    digest = await daily_digest(repository, 1)
+    fake.fail("chat.postMessage", Failure("token_revoked"))
+    result = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert not result.complete and "not sent" in (result.error or "") and "token_revoked" in (result.error or "")
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING] * 2
+    again = await publish_once(settings, repository, digest, CHANNEL, pacer=pacer)
+    assert again.complete and again.sent == 2 and len(fake.messages(CHANNEL)) == 2
 
 
 async def test_a_rejected_header_stops_the_pass_instead_of_flooding_the_channel(

@@ -110,6 +110,10 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
             return ChannelUnavailableError(f"{what}: channel cannot take messages (400, code {exc.code}): {exc.text}")
         if exc.status == 400:
             return ChunkRejectedError(f"{what}: rejected (400, code {exc.code}): {exc.text}")
+        if exc.status == 401:
+            # "401 UNAUTHORIZED: The Authorization header was missing or invalid" (opcodes-and-status-codes#http):
+            # the request was refused before it did anything, so the chunk was not posted.
+            return NotSentError(f"{what}: token rejected (401): check PAPERBOT_DISCORD_TOKEN")
         return NotSentError(f"{what}: HTTP {exc.status} (code {exc.code})")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return NotSentError(f"{what}: cannot connect: {exc}")
@@ -173,13 +177,12 @@ class DiscordChunkSender:
         use_api_base(settings.discord_api_base)
         return cls(token=token, **options)
 
-    async def ready(self) -> discord.Client:
-        """The logged-in client (logging in on the first call)."""
+    async def ready(self) -> None:
+        """Log in once (``GET /users/@me``), on the first call: a rejected token is a ConfigError, not a chunk."""
         async with self._login_lock:
             if not self._logged_in and self._token is not None:
                 await login(self._client, self._token)
                 self._logged_in = True
-        return self._client
 
     async def close(self) -> None:
         await self._client.close()
@@ -188,8 +191,8 @@ class DiscordChunkSender:
         return digest_chunks(digest, reactions=self._reactions)
 
     async def _channel(self, channel_id: str) -> discord.PartialMessageable:
-        client = await self.ready()
-        return client.get_partial_messageable(int(channel_id))
+        await self.ready()
+        return self._client.get_partial_messageable(int(channel_id))
 
     async def send(self, channel_id: str, chunk: OutboundChunk, *, key: str) -> str:
         channel = await self._channel(channel_id)

@@ -1,6 +1,7 @@
 """Slack Web API: posting digest chunks (the ``ChunkSender`` port of :mod:`paperbot.ports`), Web API alone (no
 Socket Mode connection). One :class:`SlackChunkSender` per process, built by the composition root; it checks the
-token (``auth.test``) once, on first use.
+token (``auth.test``) once, on first use, and keeps who the bot is (:class:`Identity`) for the app of the same
+process (:mod:`.runner`), which so makes no ``auth.test`` of its own.
 
 The header goes out first; every other chunk is a reply in its thread, with the thread ts taken from the header's
 ``chat.postMessage`` answer (publishing hands it over as ``OutboundChunk.thread_id``). Each message carries its
@@ -9,8 +10,9 @@ looked up with ``conversations.history`` (``conversations.replies`` inside the t
 Unfurling is off and the renderer has already escaped ``&``, ``<``, ``>`` in untrusted text.
 
 At most one message per second per channel (:class:`ChannelPacer`, clock and sleep injectable). A 429 or a
-``ratelimited`` answer is retried after its ``Retry-After``; the SDK's own retry handlers are off, so a request
-is never repeated behind our back.
+``ratelimited`` answer is retried after its ``Retry-After`` by stamina, the project's retry library (its test
+mode, ``stamina.set_testing``, skips the waits in tests); nothing else is retried. The SDK's own retry handlers
+are off, so a request is never repeated behind our back.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import stamina
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -60,6 +64,9 @@ _REJECTED = frozenset(
      "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "metadata_must_be_sent_from_app",
      "invalid_arguments", "invalid_arg_name", "too_many_blocks"}
 )  # fmt: skip
+#: The token itself was refused (https://api.slack.com/methods/auth.test#errors, the same on every method): Slack
+#: did nothing with the request.
+_AUTH_REJECTED = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
 #: Errors after which Slack may or may not have posted the message.
 _UNKNOWN = frozenset({"fatal_error", "internal_error", "service_unavailable"})
 RATE_LIMITED = "ratelimited"
@@ -69,6 +76,23 @@ LOOKUP_PAGES = 5
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the app is, from ``auth.test``: the bot user, its workspace, its bot id."""
+
+    user_id: str
+    team_id: str
+    bot_id: str | None = None
+
+    @classmethod
+    def from_auth_test(cls, data: Mapping[str, Any]) -> Identity:
+        return cls(
+            user_id=str(data.get("user_id") or ""),
+            team_id=str(data.get("team_id") or ""),
+            bot_id=str(data["bot_id"]) if data.get("bot_id") else None,
+        )
 
 
 class ChannelPacer:
@@ -140,6 +164,8 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
             return ChannelUnavailableError(f"{what}: {code}")
         if code in _REJECTED:
             return ChunkRejectedError(f"{what}: rejected: {code}")
+        if code in _AUTH_REJECTED:
+            return NotSentError(f"{what}: token rejected: {code}: check PAPERBOT_SLACK_BOT_TOKEN")
         if code in _UNKNOWN or status >= 500:
             return OutcomeUnknownError(f"{what}: {code or 'HTTP ' + str(status)}")
         if status == 429 or code == RATE_LIMITED:
@@ -156,22 +182,31 @@ def translate_error(exc: BaseException, *, what: str) -> DeliveryError:
 async def call_with_retry(
     call: Callable[[], Awaitable[Any]],
     *,
-    sleep: Sleep = asyncio.sleep,
     max_retries: int = 5,
     max_wait: float = 120.0,
 ) -> Any:
-    """Run one Web API call, waiting out rate limits (429 / ``ratelimited``: Slack did not process the request)."""
-    attempt = 0
-    while True:
-        try:
+    """Run one Web API call, retrying it up to ``max_retries`` times after a rate limit, waiting its Retry-After.
+
+    Only rate limits are retried: a 429 / ``ratelimited`` answer means Slack did not process the request, so it is
+    safe to repeat (https://api.slack.com/apis/rate-limits). A wait longer than ``max_wait`` is not waited for, and
+    every other error (``channel_not_found``, ``fatal_error``: maybe posted) is raised at once for the caller to sort.
+    """
+
+    def backoff(exc: Exception) -> bool | float:
+        wait = retry_after(exc) if isinstance(exc, SlackApiError) else None
+        if wait is None or wait > max_wait:
+            return False
+        return wait  # stamina waits exactly this, not its exponential backoff (and logs the retry itself)
+
+    async for attempt in stamina.retry_context(
+        on=backoff,
+        attempts=max_retries + 1,
+        timeout=None,  # each wait is bounded by max_wait, each request by the client's timeout
+        wait_max=max_wait,
+    ):
+        with attempt:
             return await call()
-        except SlackApiError as exc:
-            wait = retry_after(exc)
-            if wait is None or attempt >= max_retries or wait > max_wait:
-                raise
-            attempt += 1
-            log.info("slack rate limited", extra={"retry_after": wait, "attempt": attempt})
-            await sleep(wait)
+    raise AssertionError("unreachable: retry_context always runs at least once")  # pragma: no cover
 
 
 def delivery_of(message: Mapping[str, Any]) -> str | None:
@@ -196,7 +231,6 @@ class SlackChunkSender:
         client: AsyncWebClient,
         *,
         pacer: ChannelPacer | None = None,
-        sleep: Sleep | None = None,
         max_retries: int = 5,
         max_wait: float = 120.0,
         reactions: Sequence[str] = VOTE_REACTIONS,
@@ -204,11 +238,11 @@ class SlackChunkSender:
     ) -> None:
         self._client = client
         self._pacer = pacer or ChannelPacer()
-        self._sleep = sleep or self._pacer.sleep
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._reactions = tuple(reactions)
-        self._checked = not check_token
+        self._check_token = check_token
+        self._identity: Identity | None = None
         self._check_lock = asyncio.Lock()
 
     @classmethod
@@ -216,12 +250,26 @@ class SlackChunkSender:
         """The process's sender for ``PAPERBOT_SLACK_BOT_TOKEN`` (the token is checked on first use)."""
         return cls(make_web_client(settings), check_token=True, **options)
 
+    @property
+    def client(self) -> AsyncWebClient:
+        """The bot-token client (the app of this process uses it too)."""
+        return self._client
+
     async def ready(self) -> None:
         """Check the token once (``auth.test``) before the first post: a bad token is a ConfigError, not a chunk."""
+        if self._check_token:
+            await self.identity()
+
+    async def identity(self) -> Identity:
+        """Who the bot is: ``auth.test``, once per sender (so once per process), shared with the app.
+
+        Raises ConfigError when Slack rejects the token, DeliveryError when it cannot be asked; a failed check is
+        not cached (the next call asks again).
+        """
         async with self._check_lock:
-            if not self._checked:
-                await auth_test(self._client)
-                self._checked = True
+            if self._identity is None:
+                self._identity = Identity.from_auth_test(await auth_test(self._client))
+            return self._identity
 
     async def close(self) -> None:
         """Nothing to close: the SDK opens an aiohttp session per request."""
@@ -231,9 +279,7 @@ class SlackChunkSender:
 
     async def _call(self, call: Callable[[], Awaitable[Any]], *, what: str) -> Any:
         try:
-            return await call_with_retry(
-                call, sleep=self._sleep, max_retries=self._max_retries, max_wait=self._max_wait
-            )
+            return await call_with_retry(call, max_retries=self._max_retries, max_wait=self._max_wait)
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate_error(exc, what=what) from exc
 
@@ -298,7 +344,6 @@ class SlackChunkSender:
             try:
                 await call_with_retry(
                     functools.partial(self._client.reactions_add, channel=channel_id, timestamp=message_id, name=name),
-                    sleep=self._sleep,
                     max_retries=self._max_retries,
                     max_wait=self._max_wait,
                 )
@@ -353,7 +398,7 @@ async def auth_test(client: AsyncWebClient) -> dict[str, Any]:
         response = await call_with_retry(client.auth_test)
     except SlackApiError as exc:
         code = error_code(exc)
-        if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"):
+        if code in _AUTH_REJECTED:
             raise ConfigError(
                 f"Slack rejected PAPERBOT_SLACK_BOT_TOKEN: {code}", key="PAPERBOT_SLACK_BOT_TOKEN"
             ) from exc

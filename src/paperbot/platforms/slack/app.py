@@ -3,7 +3,8 @@
 Socket Mode is the default (bot token + app-level token, no public URL); HTTP mode is :mod:`.http`. What runs it
 from settings is :mod:`.runner`; votes are :mod:`.votes`, admin checks :mod:`.admin`, parsing :mod:`.commands`.
 
-Start: ``auth.test``, then connect at once, so ``/paper`` is answered from the first second after a deploy.
+Start: ``auth.test`` (unless the runner hands over the identity its sender already learnt), then connect at once,
+so ``/paper`` is answered from the first second after a deploy.
 Reading back the votes cast while away (one ``conversations.replies`` per digest, one ``reactions.get`` per voted
 message, Tier 3) runs afterwards in the background, on the leader only.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +31,7 @@ from paperbot.digest.text import truncate
 from paperbot.errors import ConfigError, PaperbotError
 from paperbot.platforms.slack import commands as slack_commands
 from paperbot.platforms.slack.admin import ADMIN_ONLY, AdminCheck
-from paperbot.platforms.slack.api import PLATFORM, auth_test, call_with_retry
+from paperbot.platforms.slack.api import PLATFORM, Identity, auth_test, call_with_retry
 from paperbot.platforms.slack.http import EVENTS_PATH, serve_http, web_app
 from paperbot.platforms.slack.render import reply_payload, text_payload
 from paperbot.platforms.slack.votes import SLACK_ERRORS, SlackVotes, slack_hasher
@@ -53,15 +53,6 @@ NOT_IN_CHANNEL = (
 CANNOT_POST = "이 채널에 메시지를 보낼 수 없어 구독하지 않았습니다 (Slack 오류: {error})."
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who the app is (from ``auth.test``)."""
-
-    user_id: str
-    team_id: str
-    bot_id: str | None = None
-
-
 def is_direct_message(channel_id: str) -> bool:
     """Conversation ids of direct messages start with ``D`` (channels ``C``, private channels ``G``/``C``)."""
     return channel_id.startswith("D")
@@ -81,13 +72,16 @@ class SlackPlatform:
         reconcile_days: int = RECONCILE_DAYS,
         command: str = COMMAND,
         on_vote: Callable[[VoteOutcome], None] | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.context = context
         self.client = client
         self.votes = SlackVotes(client, context.repository, slack_hasher(voter_key))
         self.is_admin = AdminCheck(client, admin_users)
         self.reconcile_days = reconcile_days
-        self.identity: Identity | None = None
+        #: Who the app is: handed over when already known (the process's sender ran ``auth.test``), else learnt
+        #: in :meth:`start`.
+        self.identity: Identity | None = identity
         #: Called with the outcome of every reaction event once it is handled (bolt runs listeners in the
         #: background after acknowledging; observers, e.g. tests, learn here when one is done).
         self.on_vote = on_vote
@@ -111,13 +105,9 @@ class SlackPlatform:
     # --- start ------------------------------------------------------------------------------------------------
 
     async def start(self) -> Identity:
-        """Check the token (``auth.test``) and learn who the app is."""
-        data = await auth_test(self.client)
-        self.identity = Identity(
-            user_id=str(data.get("user_id") or ""),
-            team_id=str(data.get("team_id") or ""),
-            bot_id=str(data["bot_id"]) if data.get("bot_id") else None,
-        )
+        """Learn who the app is: ``auth.test`` (which checks the token) unless the identity was handed over."""
+        if self.identity is None:
+            self.identity = Identity.from_auth_test(await auth_test(self.client))
         self.votes.bot_user, self.votes.team_id = self.identity.user_id, self.identity.team_id
         return self.identity
 

@@ -1,15 +1,16 @@
 """Running the Slack app from settings (``paperbot slack run`` and ``paperbot run``): which tokens each mode needs,
-and the app itself (its voter key from :func:`paperbot.service.votes.voter_key`)."""
+and the app itself, on the process's sender's client and identity (one ``auth.test`` per process) with the voter
+key the composition root derives from that identity (:func:`paperbot.bootstrap.slack_voter_key`)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from paperbot.errors import ConfigError
-from paperbot.platforms.slack.api import PLATFORM, auth_test, make_web_client
-from paperbot.platforms.slack.app import Identity, SlackPlatform
-from paperbot.service.votes import voter_key
+from paperbot.platforms.slack.api import Identity, SlackChunkSender
+from paperbot.platforms.slack.app import SlackPlatform
 
 if TYPE_CHECKING:
     from paperbot.config import Settings
@@ -41,30 +42,33 @@ async def run_slack(
     settings: Settings,
     context: CommandContext,
     *,
+    voter_key: Callable[[Identity], bytes],
+    sender: SlackChunkSender | None = None,
     http_port: int | None = None,
     leader: asyncio.Event | None = None,
 ) -> None:
     """Run the Slack app until cancelled: Socket Mode, or HTTP mode on ``http_port`` (all settings checked first).
 
-    Votes cast while away are read back in the background once connected, and only once ``leader`` is set (every
-    instance serves ``/paper``; one reads back). Without ``leader`` (a lone ``paperbot slack run``) right away.
+    ``sender`` is the process's (its ``auth.test`` is the app's too; without one, one is built from ``settings``);
+    ``voter_key`` derives the install's voter key from the identity. Votes cast while away are read back in the
+    background once connected, and only once ``leader`` is set (every instance serves ``/paper``; one reads
+    back). Without ``leader`` (a lone ``paperbot slack run``) right away.
     """
-    client = make_web_client(settings)
+    sender = sender or SlackChunkSender.from_settings(settings)
     if http_port is None:
         app_token: str | None = app_token_of(settings)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     else:
         app_token = None
         secret = signing_secret_of(settings)
-    data = await auth_test(client)
-    identity = Identity(str(data.get("user_id") or ""), str(data.get("team_id") or ""))
-    salt = settings.vote_salt.get_secret_value() if settings.vote_salt else None
+    identity = await sender.identity()
     platform = SlackPlatform(
         context,
-        client,
-        voter_key=voter_key(PLATFORM, salt, f"{identity.team_id}:{identity.user_id}"),
+        sender.client,
+        voter_key=voter_key(identity),
         signing_secret=secret,
         admin_users=settings.slack_admin_users,
+        identity=identity,
     )
     if app_token is not None:
         await platform.run_socket_mode(app_token, leader=leader)
