@@ -4,10 +4,13 @@ The benches' parent process serves everything the bot reaches, so the measured p
 or its loop in a child) only runs paperbot:
 
 - HF Daily Papers: the real day of tests/data/sources/hf/2026-06-03.json, its dates moved to the requested day (the
-  bot asks for yesterday's papers, and the fixture is of a fixed day), and two real Korean blog feeds (Kakao, D2);
+  bot asks for yesterday's papers, and the fixture is of a fixed day), and two real Korean blog feeds (Kakao, D2)
+  whose links point here too, where every post's page is a real blog post (tests/data/articles): nothing leaves
+  the machine;
 - an OpenAI-compatible LLM (tests/summarize/fake_llm.py) answering every paper with three Korean bullets, the
   second in gpt-4o-mini's note style so the ending repair runs, after ``LLM_LATENCY`` seconds;
-- the fake Slack Web API of tests/platforms/slack (the digest is posted there);
+- the fake Slack Web API of tests/platforms/slack (the digest is posted there; the Slack app connects to its
+  Socket Mode websocket, as a deployment with an app token does);
 - a SQLite database with one Slack subscription whose slot was due an hour ago: the bot's start-up catch-up posts
   it (collect, LLM summaries, build, publish), as after a restart on a working day.
 """
@@ -38,6 +41,10 @@ DATA = ROOT / "tests" / "data" / "sources"
 FIXTURE_DAY = "2026-06-03"
 HF_BODY = (DATA / "hf" / f"{FIXTURE_DAY}.json").read_text(encoding="utf-8")
 FEEDS = {"/kakao.xml": "kakao_tech_rss.xml", "/d2.xml": "naver_d2_atom.xml"}
+#: The feeds' own hosts, moved onto the local server: the bot fetches each shown post's page (``article_fetch``).
+FEED_HOSTS = {"https://tech.kakao.com": "/kakao", "https://d2.naver.com": "/d2"}
+#: The page served for every post (a real blog post, tests/data/articles).
+ARTICLE = (ROOT / "tests" / "data" / "articles" / "lilianweng_hallucination.html").read_bytes()
 CHANNEL = "C0BENCHDAY"
 LLM_LATENCY = 0.2
 #: The papers of the fixture day: the digest posts a header and one message for each.
@@ -63,7 +70,13 @@ class _SourceHandler(BaseHTTPRequestHandler):
             text = HF_BODY.replace(FIXTURE_DAY, day) if page == "0" else "[]"
             body, kind = text.encode(), "application/json"
         elif url.path in FEEDS:
-            body, kind = (DATA / "feeds" / FEEDS[url.path]).read_bytes(), "application/xml"
+            text = (DATA / "feeds" / FEEDS[url.path]).read_text(encoding="utf-8")
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            for host, prefix in FEED_HOSTS.items():
+                text = text.replace(host, base + prefix)
+            body, kind = text.encode(), "application/xml"
+        elif url.path.startswith(tuple(f"{prefix}/" for prefix in FEED_HOSTS.values())):
+            body, kind = ARTICLE, "text/html; charset=utf-8"
         else:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -179,7 +192,7 @@ def prepare(directory: Path) -> str:
 
 def environment(directory: Path, where: Servers, *, search_analyzer: str, summary_endings: str) -> dict[str, str]:
     """The environment of a ``paperbot run`` in ``directory`` (a fresh database, the config, Slack's sender)."""
-    from tests.platforms.slack.fake_api import BOT_TOKEN
+    from tests.platforms.slack.fake_api import APP_TOKEN, BOT_TOKEN
 
     config = write_config(directory, where, search_analyzer=search_analyzer, summary_endings=summary_endings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
@@ -188,6 +201,7 @@ def environment(directory: Path, where: Servers, *, search_analyzer: str, summar
             "PAPERBOT_CONFIG": str(config),
             "PAPERBOT_DATABASE_URL": prepare(directory),
             "PAPERBOT_SLACK_BOT_TOKEN": BOT_TOKEN,
+            "PAPERBOT_SLACK_APP_TOKEN": APP_TOKEN,  # the Slack app in Socket Mode, on the fake's websocket
             "PAPERBOT_SLACK_API_BASE": where.slack.base,
             "PAPERBOT_LOG_LEVEL": "WARNING",
             "PAPERBOT_LOG_FORMAT": "text",
