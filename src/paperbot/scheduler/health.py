@@ -30,8 +30,8 @@ class StatsCollector(Collector):
             "1 while a started platform runs, 0 while it waits to be retried",
             labels=["platform"],
         )
-        for name, state in sorted(stats.platforms.items()):
-            up.add_metric([name], 1.0 if state.state == "running" else 0.0)
+        for name, platform in sorted(stats.platforms.items()):
+            up.add_metric([name], 1.0 if platform.state == "running" else 0.0)
         yield up
         runs = CounterMetricFamily("paperbot_job_runs", "scheduled job runs", labels=["job"])
         for job, count in stats.runs.items():
