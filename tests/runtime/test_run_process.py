@@ -136,7 +136,11 @@ def test_a_failing_platform_is_retried_while_the_rest_keeps_running_and_the_toke
     with paperbot_run(tmp_path, env, "broken") as process:
         wait_for(lambda: "platform discord" in log_path.read_text(), deadline=STARTUP_DEADLINE, what="the failure")
         assert process.poll() is None  # still running
-        assert get(port, "/healthz")[0] == 200
+        status, body = get(port, "/healthz")
+        assert status == 200  # alive: a liveness probe must not restart it for a platform that is down
+        health = json.loads(body)
+        assert health["status"] == "degraded"
+        assert health["platforms"]["discord"]["state"] == "retrying" and "retry_at" in health["platforms"]["discord"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     log = log_path.read_text()

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from paperbot.bootstrap import App
+    from paperbot.config import Settings
     from paperbot.domain import Digest, Subscription
     from paperbot.scheduler import PaperbotScheduler
-    from paperbot.service.runtime import Leadership
+    from paperbot.service.runtime import Leadership, PlatformState
 
 logger = logging.getLogger("paperbot.run")
 
@@ -76,6 +77,7 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
             http_socket = bind(settings.http_host, settings.http_port)
         except OSError as exc:
             fail(f"{settings.http_host}:{settings.http_port} 에서 열 수 없습니다: {exc.strerror or exc}", code=1)
+    prepare_before_loop(settings)
     code = run_app(
         ctx,
         lambda app: _main(app, extra=extra, catch_up=not no_catch_up, http_socket=http_socket),
@@ -83,6 +85,44 @@ def run(ctx: click.Context, console_at: str | None, no_catch_up: bool) -> None:
     )
     if code:
         raise SystemExit(code)
+
+
+#: What ``build_app`` and ``_main`` import on first use, imported before the event loop starts instead: cold, they
+#: take 1-3 s of CPU on a busy 2-core machine (bench/bench_loop.py), a stall of everything the loop runs beside.
+_RUN_MODULES = (
+    "paperbot.store.sql",
+    "paperbot.httpclient",
+    "paperbot.sources.registry",
+    "paperbot.summarize.registry",
+    "paperbot.scheduler",
+    "paperbot.scheduler.health",
+    "paperbot.service.search",
+    "paperbot.web.app",
+    "paperbot.web.server",
+)
+
+
+def prepare_before_loop(settings: Settings) -> None:
+    """Do before the event loop starts what would stall it: the cold imports, and Kiwi's model when configured
+    (for search or for the summaries' endings). Kiwi holds the GIL while it loads (2-7 s), so loading it in a
+    worker thread stalls the loop as much: the platforms' heartbeats, Slack's 3-second acknowledgements, /healthz.
+    """
+    import importlib
+
+    from paperbot import korean
+
+    platforms = ["paperbot.platforms.slack.api"] if settings.slack_bot_token is not None else []
+    if settings.slack_bot_token is not None and (settings.slack_app_token or settings.slack_http_port is not None):
+        platforms.append("paperbot.platforms.slack.runner")  # slack-bolt: only when the Slack app runs
+    if settings.discord_token is not None:
+        platforms += ["paperbot.platforms.discord.api", "paperbot.platforms.discord.bot", "paperbot.cli.discord"]
+    for name in (*_RUN_MODULES, *platforms):
+        importlib.import_module(name)
+    korean.configure(search_analyzer=settings.search_analyzer)
+    if settings.search_analyzer == "kiwi":
+        korean.load()
+    if settings.summary_endings == "kiwi" and settings.llm_provider != "offline":
+        korean.kiwi()
 
 
 def _print_console(digest: Digest) -> None:
@@ -97,20 +137,30 @@ def _first(group: BaseExceptionGroup[Any]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _platform(name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+async def _platform(
+    name: str, start: Callable[[], Coroutine[Any, Any, None]], states: dict[str, PlatformState]
+) -> None:
     """Run one platform for good: when it returns or fails, log it and start it again after a pause that doubles
     up to an hour. It never raises (cancellation aside): one platform's failure never stops the other one, the
-    scheduler or the web archive, and a crash loop cannot spend Discord's 1,000 IDENTIFY a day."""
+    scheduler or the web archive, and a crash loop cannot spend Discord's 1,000 IDENTIFY a day. ``states[name]``
+    says which it is doing (``/healthz`` reports it)."""
+    from datetime import timedelta
+
+    from paperbot.domain import utcnow
+    from paperbot.service.runtime import PlatformState
+
     delay = PLATFORM_RESTART_FIRST
     while True:
+        states[name] = PlatformState("running")
         try:
             await start()
-            problem = "stopped"
+            problem, kind = "stopped", "stopped"
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+            problem, kind = f"{type(exc).__name__}: {exc}", type(exc).__name__
         logger.error("platform %s: %s; starting it again in %.0f s (the rest keeps running)", name, problem, delay)
+        states[name] = PlatformState("retrying", problem=kind, retry_at=utcnow() + timedelta(seconds=delay))
         await asyncio.sleep(delay)
         delay = min(delay * 2, PLATFORM_RESTART_MAX)
 
@@ -134,7 +184,7 @@ async def _lead(app: App, leadership: Leadership, scheduler: PaperbotScheduler) 
         if app.discord_on:
             from paperbot.cli.discord import serve_discord
 
-            group.create_task(_platform("discord", lambda: serve_discord(app)))
+            group.create_task(_platform("discord", lambda: serve_discord(app), app.runtime.stats.platforms))
 
 
 def _start_everywhere(
@@ -148,7 +198,7 @@ def _start_everywhere(
         from paperbot.web.server import serve
 
         registry = make_registry(app.runtime.stats, leadership.elected.is_set)
-        routes = health_routes(registry, leadership.elected.is_set)
+        routes = health_routes(registry, leadership.elected.is_set, app.runtime.stats.platforms)
         tg.create_task(serve(app.web_app(extra=routes), http_socket))
     if app.slack_on:
         from paperbot.platforms.slack.runner import run_slack
@@ -165,6 +215,7 @@ def _start_everywhere(
                     http_port=settings.slack_http_port,
                     leader=leadership.elected,
                 ),
+                app.runtime.stats.platforms,
             )
         )
 

@@ -115,9 +115,24 @@ def plan_catch_up(
 # --- jobs -----------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformState:
+    """One platform (Discord gateway, Slack app) as ``paperbot run``'s supervisor last saw it; ``/healthz`` says it.
+
+    ``running``: started and not failed (the platform's own library may be reconnecting inside); ``retrying``: it
+    failed or stopped and is started again at ``retry_at``. ``problem`` is the exception's type name only: its text
+    may quote a token.
+    """
+
+    state: str
+    problem: str | None = None
+    retry_at: datetime | None = None
+
+
 @dataclass(slots=True)
 class JobStats:
-    """Counters the metrics endpoint reads (kept here so the runtime stays free of prometheus)."""
+    """Counters the metrics endpoint reads (kept here so the runtime stays free of prometheus), and the platforms'
+    states for ``/healthz``."""
 
     runs: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
@@ -127,6 +142,8 @@ class JobStats:
     deliveries: dict[str, int] = field(default_factory=dict)
     tokens: int = 0
     cost_usd: float = 0.0
+    #: platform name → its state, for the platforms this instance has started (the gateway only on the leader)
+    platforms: dict[str, PlatformState] = field(default_factory=dict)
 
     def bump(self, table: dict[str, int], key: str, by: int = 1) -> None:
         table[key] = table.get(key, 0) + by
