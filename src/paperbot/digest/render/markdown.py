@@ -38,8 +38,8 @@ from paperbot.digest.render.common import (
     thumbnail,
     title_line,
 )
-from paperbot.digest.text import clean
 from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 # Inline characters with a meaning in CommonMark/GFM. Others (".", "-", "+", "!") only matter at a line start,
 # handled by _escape_start; escaping them everywhere would make the archive layout noisy.
@@ -49,7 +49,7 @@ _START_RE = re.compile(r"^(#|>|[-+=]|\d+[.)])")
 
 def escape(text: str) -> str:
     """Escape untrusted text for an inline Markdown context (no formatting, no links, no HTML)."""
-    return _INLINE_RE.sub(r"\\\1", clean(text))
+    return _INLINE_RE.sub(r"\\\1", clean_untrusted(text))
 
 
 def _escape_start(text: str) -> str:
@@ -81,7 +81,7 @@ def _annotations(entry: DigestEntry) -> str:
     topics = join_topics(entry.topics)
     if topics:
         out += f"주제: {escape(topics)}\n\n"
-    if clean(entry.reason):
+    if clean_untrusted(entry.reason):
         out += f"선정 이유: {escape(entry.reason)}\n\n"
     return out
 
@@ -116,7 +116,7 @@ def _weekly_entry(entry: DigestEntry, annotate: bool) -> str:
     else:
         meta = f" (Vote: {entry.item.upvotes}" + (f", 팀 {entry.team_votes:+d}" if entry.team_votes else "") + ")"
     out = f"{entry.rank}. {head}{meta}\n"
-    if annotate and clean(entry.reason):
+    if annotate and clean_untrusted(entry.reason):
         out += f"    - 선정 이유: {escape(entry.reason)}\n"
     return out + _bullets(entry, indent="    ") + "\n"
 
