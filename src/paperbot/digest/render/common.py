@@ -121,10 +121,21 @@ def count_kinds(digest: Digest) -> tuple[int, int]:
     return papers, len(digest.entries) - papers
 
 
+def posts_only(digest: Digest) -> bool:
+    """A daily digest with blog posts but no paper (none that HF day, or none the channel's filters kept): every
+    renderer then leaves the papers out of its header, so no empty "Daily Papers" section is shown."""
+    papers, posts = count_kinds(digest)
+    return digest.kind is DigestKind.DAILY and posts > 0 and papers == 0
+
+
 def title_line(digest: Digest) -> str:
+    """The digest's title, which also heads its first section: ``Daily Papers (day)``, or the posts section's
+    title for a posts-only daily digest."""
     if digest.kind is DigestKind.WEEKLY:
         start = digest.start_day.isoformat() if digest.start_day else "?"
         return f"Weekly Best Papers ({start} ~ {digest.day.isoformat()})"
+    if posts_only(digest):
+        return f"{clean_untrusted(digest.sections[0].title)} ({digest.day.isoformat()})"
     return f"Daily Papers ({digest.day.isoformat()})"
 
 
@@ -132,6 +143,8 @@ def counts_line(digest: Digest) -> str:
     papers, posts = count_kinds(digest)
     if digest.kind is DigestKind.WEEKLY:
         return f"이번 주 논문 {papers}편 · 블로그 글 {posts}편"
+    if posts_only(digest):
+        return f"블로그 새 글 {posts}편"
     return f"논문 {papers}편 · 블로그 새 글 {posts}편"
 
 

@@ -29,6 +29,7 @@ from paperbot.digest.render.common import (
     offline_note,
     outline,
     post_meta,
+    posts_only,
     thumbnail,
     title_line,
 )
@@ -128,7 +129,9 @@ def _header(digest: Digest) -> RenderedMessage:
         note = offline_note(digest)
         if note:
             lines.append(f"⚠️ {escape(note)}")
-        if digest.kind is DigestKind.DAILY:
+        if posts_only(digest):  # posts' votes rank the week's posts (build_weekly)
+            lines.append("글마다 👍 / 👎 반응으로 투표하면 주간 다이제스트의 블로그 순위에 반영됩니다.")
+        elif digest.kind is DigestKind.DAILY:
             lines.append("논문마다 👍 / 👎 반응으로 투표하면 다음 다이제스트 순위에 반영됩니다.")
     link = archive_link(digest)
     if link:  # our label and our URL; <…> keeps Discord from adding a preview of the page

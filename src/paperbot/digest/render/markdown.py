@@ -17,6 +17,7 @@ Papers::
 Posts: ``### [Title](url) (2024.11.28, OpenAI)`` (the date alone for a personal blog) then bullets, nested as in
 the blog-highlights seed when the summary has two levels (``- point`` / ``  - detail``). With ``annotate=True`` (the default) each item also
 gets ``주제:`` and ``선정 이유:`` lines after the authors; ``annotate=False`` is the archive layout exactly.
+A daily digest without papers is headed ``## 블로그 새 글 (2024-11-28)`` (no empty Daily Papers section).
 Untrusted text is backslash-escaped so it can neither link nor format; links come only from item metadata.
 """
 
@@ -143,8 +144,7 @@ def _render_markdown(digest: Digest, *, annotate: bool) -> str:
             out += "".join(_weekly_entry(entry, annotate) for entry in section.entries)
         return out
     for index, section in enumerate(digest.sections):
-        posts = all(e.item.kind is ItemKind.POST for e in section.entries)
-        if index > 0 or posts:
+        if index > 0:  # the title line heads the first section (papers, or the posts of a posts-only digest)
             out += f"## {escape(section.title)}\n\n"
         for entry in section.entries:
             out += _post(entry, annotate) if entry.item.kind is ItemKind.POST else _paper(entry, annotate)
