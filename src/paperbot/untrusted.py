@@ -47,12 +47,16 @@ def clean_untrusted(value: object, *, limit: int | None = None) -> str:
     characters, a cut one ending in "…"."""
     if not isinstance(value, str):
         return ""
-    if value.isprintable():
+    if value.isprintable() and "  " not in value and value == value.strip():
         # The common case (names, titles): str.isprintable is False for every Cc, Cf, Cs, Co, Cn, Zl, Zp character
-        # and for whitespace other than the plain space, so at most the spaces need collapsing.
-        text = value if "  " not in value and value == value.strip() else " ".join(value.split())
+        # and for whitespace other than the plain space, so there is nothing to clean.
+        text = value
     else:
-        text = " ".join("".join(map(_cleaned, value)).split())
+        # Whitespace first (abstracts hold newlines): _cleaned keeps every whitespace character or makes it a space,
+        # so collapsing it first changes nothing, and text printable after that needs nothing more.
+        text = " ".join(value.split())
+        if not text.isprintable():
+            text = " ".join("".join(map(_cleaned, text)).split())
     # After the cleaning (a dropped format character may have separated a letter from its accent). NFC maps no
     # character to whitespace or to one cleaned above, so the result stays clean. The check is a quick scan.
     if not unicodedata.is_normalized("NFC", text):

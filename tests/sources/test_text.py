@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperbot.sources.text import _WS, _checked_http_url, safe_http_url
@@ -18,6 +18,19 @@ def _slow(value: str) -> str:
 
 @given(st.text())
 def test_clean_untrusted_fast_path_matches_full_normalisation(value: str) -> None:
+    assert clean_untrusted(value) == _slow(value)
+
+
+#: Whitespace of every kind beside characters to clean: the paths for text that is printable once its whitespace is
+#: collapsed (abstracts with newlines) and for text that is not.
+_WHITESPACE_AND_WORSE = st.text(
+    alphabet=st.sampled_from(" \n\t\r\x85\u2028\u3000\u2000\u200b\u202e\x1bae\u0301가\ud800")
+)
+
+
+@settings(max_examples=500)
+@given(_WHITESPACE_AND_WORSE)
+def test_collapsing_whitespace_first_changes_nothing(value: str) -> None:
     assert clean_untrusted(value) == _slow(value)
 
 
