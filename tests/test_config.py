@@ -105,3 +105,21 @@ def test_file_errors_name_the_file_and_key(monkeypatch: pytest.MonkeyPatch, clea
     monkeypatch.setenv("PAPERBOT_CONFIG", str(clean_env / "typo.toml"))
     with pytest.raises(ConfigError, match=r"^databse_url: unknown setting"):
         load_settings()
+
+
+def test_a_configured_source_names_its_company(clean_env: Path) -> None:
+    """``company`` in a ``[[sources]]`` table (issue 15): read as written, "" kept (a personal blog), too long refused."""
+    (clean_env / "paperbot.toml").write_text(
+        '[[sources]]\nname = "my_lab"\ntype = "feed"\nurl = "https://lab.example.org/feed.xml"\ncompany = "우리 연구소"\n\n'
+        '[[sources]]\nname = "jane"\ntype = "feed"\nurl = "https://jane.example.org/feed.xml"\ncompany = ""\n\n'
+        '[[sources]]\nname = "plain"\ntype = "feed"\nurl = "https://plain.example.org/feed.xml"\n',
+        encoding="utf-8",
+    )
+    companies = {source.name: source.company for source in load_settings().sources}
+    assert companies == {"my_lab": "우리 연구소", "jane": "", "plain": None}
+    (clean_env / "paperbot.toml").write_text(
+        f'[[sources]]\nname = "x"\ntype = "feed"\nurl = "https://x.example"\ncompany = "{"가" * 65}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"sources\.0\.company"):
+        load_settings()

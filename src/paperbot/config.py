@@ -64,6 +64,9 @@ class SourceConfig(BaseModel):
     enabled: bool = True
     first_fetch_limit: int | None = Field(None, ge=0)
     link_pattern: str | None = None
+    #: Shown beside the source's posts (``Title (2024.11.01, AWS)``); "" for a personal blog (the date alone).
+    #: Unset: a built-in keeps its own, a new source shows its title, else its URL's host.
+    company: str | None = Field(None, max_length=64)
 
 
 class Settings(BaseSettings):

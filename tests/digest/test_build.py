@@ -94,6 +94,36 @@ def test_posts_follow_papers_newest_first_and_backlog_is_skipped() -> None:
     )
 
 
+def test_a_posts_only_digest_shows_no_papers_section_in_any_render() -> None:
+    """No paper that day, two posts: no render shows an empty "Daily Papers" section or counts 0 papers; the posts
+    section's title heads the digest instead (the markdown once printed "## Daily Papers" then "## 블로그 새 글")."""
+    posts = [post("p1", item_id=1), post("p2", item_id=2, published_at=datetime(2024, 4, 19, 20, tzinfo=UTC))]
+    digest = build_daily(DAY, [], posts)
+    assert [s.title for s in digest.sections] == ["블로그 새 글"]  # build_daily adds no empty papers section
+    markdown = render_markdown(digest, annotate=False)
+    assert markdown.startswith("## 블로그 새 글 (2024-04-19)\n\n### [Post p2](https://example.com/blog/p2) (2024.04.19")
+    assert "Daily Papers" not in markdown and markdown.count("## 블로그 새 글") == 1
+    header = discord.unescape(render_discord(digest)[0].payload["content"])
+    assert header.startswith("📚 **블로그 새 글 (2024-04-19)**\n블로그 새 글 2편\n글마다 👍 / 👎")
+    assert "Daily Papers" not in header and "논문" not in header
+    slack_header = render_slack(digest)[0].payload
+    assert slack_header["blocks"][0]["text"]["text"] == "📚 블로그 새 글 (2024-04-19)"
+    assert slack_header["blocks"][1]["text"]["text"].startswith("블로그 새 글 2편\n")
+    assert "Daily Papers" not in str(slack_header) and "논문" not in str(slack_header)
+    console = render_console(digest)
+    assert console.startswith("📚 블로그 새 글 (2024-04-19)\n블로그 새 글 2편\n") and "Daily Papers" not in console
+    # Papers the channel's filters all left out: the same (the header says what is shown).
+    filtered = build_daily(DAY, [paper("2404.00001", item_id=3)], posts, filters=ChannelFilters(sources=("openai",)))
+    assert not any(e.item.id == 3 for e in filtered.entries)
+    assert render_markdown(filtered, annotate=False).startswith("## 블로그 새 글 (2024-04-19)\n\n### [")
+    # With a paper the layout is unchanged: the papers under the title line, then the posts' own heading.
+    mixed = render_markdown(build_daily(DAY, [paper("2404.00001", item_id=3)], posts), annotate=False)
+    assert (
+        mixed.startswith("## Daily Papers (2024-04-19)\n\n### [Paper 2404.00001]") and "\n## 블로그 새 글\n\n" in mixed
+    )
+    assert "논문 1편 · 블로그 새 글 2편" in render_console(build_daily(DAY, [paper("2404.00001", item_id=3)], posts))
+
+
 def test_already_posted_items_are_left_out() -> None:
     a = paper("2404.00001", item_id=1, upvotes=1)
     b = paper("2404.00002", item_id=2, upvotes=2)

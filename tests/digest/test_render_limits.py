@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from paperbot.digest.build import build_daily, build_weekly
 from paperbot.digest.render import discord, render_console, render_discord, render_markdown, render_slack, slack
 from paperbot.digest.render.common import NO_SUMMARY
-from paperbot.digest.text import clean
 from paperbot.domain import Digest, Item
+from paperbot.untrusted import clean_untrusted
 from tests.digest.helpers import check_discord_payload, check_slack_payload, paper, post, summary
 from tests.digest.strategies import hostile_text, long_text
 
@@ -41,8 +41,8 @@ def hostile_digest(draw: st.DrawFn) -> tuple[Digest, list[Item], dict[int, tuple
 
 
 def _expected_lines(title: str, bullets: tuple[str, ...]) -> tuple[str, list[str]]:
-    lines = [clean(b) for b in bullets if clean(b)] or [NO_SUMMARY]
-    return clean(title), [f"• {b}" for b in lines]
+    lines = [clean_untrusted(b) for b in bullets if clean_untrusted(b)] or [NO_SUMMARY]
+    return clean_untrusted(title), [f"• {b}" for b in lines]
 
 
 @settings(max_examples=60, deadline=None)

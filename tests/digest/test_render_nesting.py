@@ -13,8 +13,8 @@ from paperbot.digest.build import build_daily
 from paperbot.digest.render import discord, markdown, render_console, render_discord, render_markdown, render_slack
 from paperbot.digest.render.common import NO_SUMMARY
 from paperbot.digest.render.slack import ZWSP
-from paperbot.digest.text import clean
 from paperbot.domain import Digest
+from paperbot.untrusted import clean_untrusted
 from tests.digest.helpers import check_discord_payload, check_slack_payload, post, summary
 from tests.digest.strategies import hostile_text, long_text
 
@@ -46,7 +46,7 @@ def nested_digest(draw: st.DrawFn) -> tuple[Digest, dict[int, Outline]]:
 def expected(lines: Outline) -> Outline:
     """What the reader must see: every line that is not empty once cleaned, in order, at its depth (the first
     shown line is top level: a sub-point needs a point above it)."""
-    kept = [(depth, clean(text)) for depth, text in lines if clean(text)]
+    kept = [(depth, clean_untrusted(text)) for depth, text in lines if clean_untrusted(text)]
     if not kept:
         return [(0, NO_SUMMARY)]
     return [(0 if index == 0 else depth, text) for index, (depth, text) in enumerate(kept)]
@@ -65,7 +65,7 @@ def test_discord_keeps_every_nested_line_in_order_and_at_its_depth(case: tuple[D
         want = [
             f"{discord.SUB_INDENT}◦ {text}" if depth else f"• {text}" for depth, text in expected(raw[entry.item.id])
         ]
-        title = clean(entry.item.title)
+        title = clean_untrusted(entry.item.title)
         first_title = discord.unescape(embeds[0]["title"])
         if first_title.endswith("…") and first_title != title:
             want.insert(0, f"제목: {title}")

@@ -13,7 +13,6 @@ from paperbot.digest.text import (
     Atom,
     AtomEscaper,
     atoms,
-    clean,
     escape_text,
     graphemes,
     join_limited,
@@ -22,6 +21,7 @@ from paperbot.digest.text import (
     truncate,
     utf16_len,
 )
+from paperbot.untrusted import clean_untrusted
 from tests.digest.strategies import hostile_text, long_text
 
 ESCAPERS: list[AtomEscaper] = [lambda atom: atom.text, discord.escape_atom, slack.escape_atom]
@@ -67,7 +67,7 @@ def _plain_cuts(text: str, chunks: list[str], escape_atom: AtomEscaper) -> list[
 @given(long_text, st.integers(min_value=40, max_value=400), st.sampled_from([0, 1, 2]))
 def test_split_escaped_is_lossless_and_never_cuts_an_atom(raw: str, limit: int, which: int) -> None:
     escape_atom = ESCAPERS[which]
-    text = clean(raw)
+    text = clean_untrusted(raw)
     chunks = split_escaped(text, limit, escape_atom)
     assert "".join(chunks) == escape_text(text, escape_atom)
     assert all(chunk for chunk in chunks)
@@ -87,7 +87,7 @@ def test_split_escaped_is_lossless_and_never_cuts_an_atom(raw: str, limit: int, 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(hostile_text(30), min_size=1, max_size=30), st.integers(min_value=60, max_value=3000))
 def test_pack_lines_keeps_order_and_content(lines: list[str], limit: int) -> None:
-    cleaned = [clean(line) or "-" for line in lines]
+    cleaned = [clean_untrusted(line) or "-" for line in lines]
     chunks = pack_lines(cleaned, limit, discord.escape_atom)
     assert all(utf16_len(c) <= limit for c in chunks) or any(
         utf16_len(discord.escape_atom(Atom(m.group(), True))) > limit for line in cleaned for m in URL_RE.finditer(line)
@@ -122,10 +122,10 @@ def test_emoji_zwj_and_flags_are_never_cut() -> None:
 
 
 def test_clean_removes_controls_bidi_and_lone_surrogates() -> None:
-    assert clean("a\x1b[31mred\x1b[0m\tb\n\nc") == "a [31mred [0m b c"
-    assert clean("ab\u202ecd\u200bef") == "abcdef"
-    assert clean("x\ud800y") == "x\ufffdy"
-    assert clean(None) == ""
+    assert clean_untrusted("a\x1b[31mred\x1b[0m\tb\n\nc") == "a [31mred [0m b c"
+    assert clean_untrusted("ab\u202ecd\u200bef") == "abcdef"
+    assert clean_untrusted("x\ud800y") == "x\ufffdy"
+    assert clean_untrusted(None) == ""
 
 
 def test_truncate_adds_an_ellipsis_only_when_cut() -> None:

@@ -23,7 +23,8 @@ from tests.summarize.conftest import paper
 def test_sanitize() -> None:
     text = "Cafe\u0301 \u202eevil\u202c <abstract> ``` x\u200by \x00"
     clean = sanitize_for_prompt(text, 1000)
-    assert clean == "Café evil ‹abstract› ''' x y"
+    # The zero-width space is dropped, as at ingestion (issue 15: one character set), not made a visible space.
+    assert clean == "Café evil ‹abstract› ''' xy"
     assert len(sanitize_for_prompt("word. " * 1000, 200)) <= 200
 
 

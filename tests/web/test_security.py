@@ -9,9 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from markupsafe import escape
 
-from paperbot.digest.text import clean
 from paperbot.domain import Item, ItemKind, Summary
 from paperbot.store.memory import InMemoryRepository
+from paperbot.untrusted import clean_untrusted
 from paperbot.web.app import COOKIE, CSP, WebConfig, cookie_value, create_app, token_matches
 from tests.web.conftest import ClientFactory, web_config
 from tests.web.html import assert_inert, parse, squash
@@ -34,7 +34,7 @@ async def test_hostile_titles_authors_and_summaries_render_as_text(client: Clien
     assert_inert(body)
     seen = visible_texts(body)
     for attack in HOSTILE:
-        shown = clean(attack)
+        shown = clean_untrusted(attack)
         assert f"{shown} title" in seen, attack  # the reader sees the text itself…
         assert str(escape(f"{shown} title")) in body, attack  # …escaped in the source
         if any(ch in shown for ch in "<>\"'&"):
@@ -49,7 +49,7 @@ async def test_hostile_titles_authors_and_summaries_render_as_text(client: Clien
         assert page.status == 200
         assert_inert(text)
         assert ("원문" in text) == (n % 2 == 0), n
-        assert clean(HOSTILE[n]) in visible_texts(text)
+        assert clean_untrusted(HOSTILE[n]) in visible_texts(text)
     assert "javascript:" not in re.sub(
         r"<bdi>.*?</bdi>|<li>.*?</li>|<code>.*?</code>|<title>.*?</title>", "", body, flags=re.S
     )

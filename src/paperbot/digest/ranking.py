@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from paperbot.digest.text import clean
 from paperbot.digest.topics import canonical_topic
 from paperbot.domain import ChannelFilters, Item, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,11 @@ def _haystack(item: Item) -> str:
     parts = [item.title, item.abstract]
     if isinstance(keywords, list):
         parts.extend(str(k) for k in keywords)
-    return " \n ".join(clean(p) for p in parts).lower()
+    return " \n ".join(clean_untrusted(p) for p in parts).lower()
 
 
 def _norm_name(name: str) -> str:
-    return " ".join(clean(name).lower().replace(".", " ").split())
+    return " ".join(clean_untrusted(name).lower().replace(".", " ").split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def check_filters(item: Item, topics: Iterable[str], filters: ChannelFilters) ->
     wanted = {_norm_name(a): a for a in filters.authors if a.strip()}
     for author in item.authors if wanted else ():
         if _norm_name(author) in wanted:
-            pinned = clean(author)
+            pinned = clean_untrusted(author)
             break
     matched = tuple(k.strip() for k in filters.keywords if k.strip() and _phrase_re(k.strip()).search(haystack))
     item_topics = set(topics)

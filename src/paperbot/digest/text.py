@@ -1,4 +1,5 @@
-"""Text primitives for the renderers: cleaning untrusted text, measuring it, and splitting it safely.
+"""Text primitives for the renderers: measuring untrusted text and splitting it safely (it is cleaned first, by
+:func:`paperbot.untrusted.clean_untrusted`).
 
 Every platform limit is checked in UTF-16 code units, which is never less than the number of code points, so a
 payload within limits by this measure is within limits whether the platform counts code points or JavaScript
@@ -10,11 +11,12 @@ so ``escape(a + b) == escape(a) + escape(b)`` holds and a split of the escaped t
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import regex
+
+from paperbot.untrusted import clean_untrusted
 
 #: A URL as it appears in running text: scheme, then anything up to whitespace or a closing bracket/quote.
 URL_RE = re.compile(
@@ -26,36 +28,6 @@ URL_RE = re.compile(
 _GRAPHEME_RE = regex.compile(r"\X")
 #: Units an escaped string may be cut between: a backslash escape, an HTML entity, a grapheme cluster.
 _UNIT_RE = regex.compile(r"\\.|&(?:amp|lt|gt);|\X", regex.S)
-_WS_RE = re.compile(r"\s+")
-#: Invisible characters we drop from untrusted text: zero-width space (our own escapes use it), bidi overrides
-#: and isolates (they can make text read backwards), the BOM, and soft hyphens.
-_DROP = dict.fromkeys(
-    [0x200B, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF, 0x00AD],
-    None,
-)
-
-
-def clean(text: str | None) -> str:
-    """Normalise untrusted text to one line: no control characters, no lone surrogates, single spaces."""
-    if not text:
-        return ""
-    if text.isprintable():
-        # Fast path, same result: printable text has no control, format (zero-width, bidi), surrogate, private or
-        # unassigned characters, and no whitespace but the plain space.
-        return " ".join(text.split())
-    # Lone surrogates cannot be encoded (JSON, UTF-8): replace them instead of failing later.
-    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    text = text.translate(_DROP)
-    out = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc":
-            out.append(" ")  # newlines, tabs, ESC (terminal escapes) and the rest of C0/C1
-        elif category in ("Cs", "Co", "Cn") and char != "\ufffd":
-            out.append("\ufffd")
-        else:
-            out.append(char)
-    return _WS_RE.sub(" ", "".join(out)).strip()
 
 
 def utf16_len(text: str) -> int:
@@ -200,7 +172,7 @@ def truncate(text: str, limit: int, escape_atom: AtomEscaper, *, ellipsis: str =
 
 def join_limited(names: Iterable[str], limit: int, escape_atom: AtomEscaper, *, sep: str = ", ") -> str:
     """Join names until ``limit`` units, then say how many were left out: ``a, b, c +12``."""
-    all_names = [name for name in (clean(n) for n in names) if name]
+    all_names = [name for name in (clean_untrusted(n) for n in names) if name]
     out: list[str] = []
     size = 0
     for index, name in enumerate(all_names):

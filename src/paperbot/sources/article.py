@@ -28,8 +28,9 @@ from paperbot.domain import Article, ArticleBlock, ArticleStatus, BlockKind, Ite
 from paperbot.errors import ParseError, SourceError
 from paperbot.sources import markup
 from paperbot.sources.fetch import Fetcher, HttpStatusError
-from paperbot.sources.text import clean_text, safe_http_url
+from paperbot.sources.text import safe_http_url
 from paperbot.sources.worker import checkpoint, in_worker
+from paperbot.untrusted import clean_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _text_of(element: etree._Element, *, skip: tuple[str, ...] = ()) -> str:
 
 
 def _clean(text: str) -> str:
-    return clean_text(text, limit=MAX_BLOCK_CHARS)
+    return clean_untrusted(text, limit=MAX_BLOCK_CHARS)
 
 
 def _list_blocks(element: etree._Element, depth: int) -> Iterator[ArticleBlock]:

@@ -28,8 +28,9 @@ from paperbot.errors import ParseError
 from paperbot.ports import FetchResult
 from paperbot.sources import markup
 from paperbot.sources.fetch import Fetcher, Response
-from paperbot.sources.text import canonical_url, clean_text, html_to_text, plausible_datetime, safe_http_url, utc_day
+from paperbot.sources.text import canonical_url, html_to_text, plausible_datetime, safe_http_url, utc_day
 from paperbot.sources.worker import checkpoint, in_worker
+from paperbot.untrusted import clean_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,9 @@ def _thumbnail(entry: Mapping[str, Any], base: str | None) -> str | None:
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     names: list[str] = []
     for author in entry.get("authors") or []:
-        if isinstance(author, Mapping) and (name := clean_text(author.get("name"), limit=200)):
+        if isinstance(author, Mapping) and (name := clean_untrusted(author.get("name"), limit=200)):
             names.append(name)
-    if not names and (single := clean_text(entry.get("author"), limit=200)):
+    if not names and (single := clean_untrusted(entry.get("author"), limit=200)):
         names.append(single)
     return tuple(dict.fromkeys(names))
 
@@ -101,7 +102,7 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
                 link = safe_http_url(alternate.get("href"), base=base)
                 if link:
                     break
-    guid = clean_text(entry.get("id")) or None
+    guid = clean_untrusted(entry.get("id")) or None
     external_id = post_key(guid, link)
     if link is None:
         link = safe_http_url(guid)  # many feeds use the permalink as guid
@@ -118,7 +119,7 @@ def parse_entry(entry: Mapping[str, Any], *, source: str, fetched_at: datetime, 
         _struct_to_datetime(_plain(entry, "published_parsed")) or _struct_to_datetime(_plain(entry, "updated_parsed")),
         fetched_at,
     )
-    tags = [clean_text(tag.get("term"), limit=60) for tag in entry.get("tags") or [] if isinstance(tag, Mapping)]
+    tags = [clean_untrusted(tag.get("term"), limit=60) for tag in entry.get("tags") or [] if isinstance(tag, Mapping)]
     extra: dict[str, Any] = {}
     if tags := [tag for tag in tags if tag][:20]:
         extra["categories"] = tags
@@ -214,7 +215,7 @@ def parse_feed(
             items.append(item)
     if not items:
         raise ParseError(f"none of the {len(entries)} feed entries could be parsed")
-    return ParsedFeed(items, len(entries), skipped, clean_text(feed_info.get("title"), limit=200))
+    return ParsedFeed(items, len(entries), skipped, clean_untrusted(feed_info.get("title"), limit=200))
 
 
 def mark_backlog(items: list[Item], state: SourceState | None, limit: int) -> list[Item]:

@@ -30,8 +30,9 @@ from paperbot.httpclient import origin
 from paperbot.ports import FetchResult
 from paperbot.sources import markup
 from paperbot.sources.fetch import Fetcher, HttpStatusError
-from paperbot.sources.text import clean_text, parse_iso_datetime, plausible_datetime, safe_http_url, utc_day
+from paperbot.sources.text import parse_iso_datetime, plausible_datetime, safe_http_url, utc_day
 from paperbot.sources.worker import checkpoint, in_worker
+from paperbot.untrusted import clean_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def _int(value: Any) -> int | None:
 def _name_of(value: Any) -> str | None:
     """The display name of a user or organisation object (fullname, else name), or a plain string."""
     if isinstance(value, dict):
-        return clean_text(_str(value.get("fullname")) or _str(value.get("name")), limit=200) or None
-    return clean_text(value, limit=200) or None
+        return clean_untrusted(_str(value.get("fullname")) or _str(value.get("name")), limit=200) or None
+    return clean_untrusted(value, limit=200) or None
 
 
 def _authors(value: Any) -> tuple[str, ...]:
@@ -104,7 +105,7 @@ def _authors(value: Any) -> tuple[str, ...]:
                 name = _str(user.get("fullname"))
         else:
             name = _str(author)
-        cleaned = clean_text(name, limit=200)
+        cleaned = clean_untrusted(name, limit=200)
         if cleaned:
             names.append(cleaned)
     return tuple(names)
@@ -113,7 +114,7 @@ def _authors(value: Any) -> tuple[str, ...]:
 def _keywords(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [kw for kw in (clean_text(v, limit=100) for v in value[:50]) if kw]
+    return [kw for kw in (clean_untrusted(v, limit=100) for v in value[:50]) if kw]
 
 
 def parse_paper(
@@ -130,10 +131,12 @@ def parse_paper(
     if arxiv_id is None or not _ARXIV_ID.match(arxiv_id.strip()):
         raise ParseError(f"paper without a valid arXiv id: {str(paper.get('id'))[:40]!r}")
     arxiv_id = arxiv_id.strip()
-    title = clean_text(paper.get("title"), limit=1000) or clean_text(outer.get("title"), limit=1000)
+    title = clean_untrusted(paper.get("title"), limit=1000) or clean_untrusted(outer.get("title"), limit=1000)
     if not title:
         raise ParseError(f"paper {arxiv_id} has no title")
-    abstract = clean_text(paper.get("summary"), limit=20_000) or clean_text(outer.get("summary"), limit=20_000)
+    abstract = clean_untrusted(paper.get("summary"), limit=20_000) or clean_untrusted(
+        outer.get("summary"), limit=20_000
+    )
     upvotes = _int(paper.get("upvotes"))
     if upvotes is None:
         upvotes = _int(outer.get("upvotes")) or 0
@@ -143,7 +146,7 @@ def parse_paper(
     thumbnail = safe_http_url(outer.get("thumbnail")) or safe_http_url(outer.get("mediaUrl"))
     extra: dict[str, Any] = {"hf_url": f"{HF_PUBLIC_URL}/papers/{arxiv_id}"}
     optional: dict[str, Any] = {
-        "ai_summary": clean_text(paper.get("ai_summary"), limit=2000) or None,
+        "ai_summary": clean_untrusted(paper.get("ai_summary"), limit=2000) or None,
         "ai_keywords": _keywords(paper.get("ai_keywords")) or None,
         "github_repo": safe_http_url(paper.get("githubRepo")),
         "github_stars": _int(paper.get("githubStars")),
@@ -175,7 +178,7 @@ def parse_entries(data: Any, *, day: date, captured_at: datetime, source: str = 
     if isinstance(data, dict) and isinstance(data.get("dailyPapers"), list):
         data = data["dailyPapers"]
     if not isinstance(data, list):
-        detail = f": {clean_text(data.get('error'), limit=200)}" if isinstance(data, dict) else ""
+        detail = f": {clean_untrusted(data.get('error'), limit=200)}" if isinstance(data, dict) else ""
         raise ParseError(f"daily papers response is a {type(data).__name__}, not a list{detail}")
     items: list[Item] = []
     skipped = 0

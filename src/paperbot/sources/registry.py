@@ -1,13 +1,15 @@
 """Which sources exist: HF Daily Papers, the built-in blog list, and the user's ``[[sources]]`` tables.
 
 A ``[[sources]]`` table whose ``name`` matches a built-in overrides it (``enabled = false`` disables it, ``url``
-moves it); any other name adds a source of the given ``type``. Types map to classes in :data:`SOURCE_TYPES`.
+moves it, ``company`` renames it in digests); any other name adds a source of the given ``type``. Types map to
+classes in :data:`SOURCE_TYPES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,6 +22,7 @@ from paperbot.sources.hf import SOURCE_NAME as HF_SOURCE_NAME
 from paperbot.sources.hf import HFDailySource
 from paperbot.sources.scrape import HtmlListSource
 from paperbot.sources.text import safe_http_url
+from paperbot.untrusted import clean_untrusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class SourceSpec:
     enabled: bool = True
     builtin: bool = True
     #: The company shown beside a post (``Title (2024.11.01, AWS)``), Korean for Korean companies; "" for a
-    #: personal blog (the date alone); None: not known (the feed's title stands in).
+    #: personal blog (the date alone); None: not known (papers; posts stored without one show the feed's title).
     company: str | None = None
 
 
@@ -164,6 +167,7 @@ def _merge(base: SourceSpec | None, entry: SourceConfig) -> SourceSpec:
             first_fetch_limit=entry.first_fetch_limit,
             enabled=entry.enabled,
             builtin=False,
+            company=_company(entry),
         )
     return SourceSpec(
         name=base.name,
@@ -174,8 +178,31 @@ def _merge(base: SourceSpec | None, entry: SourceConfig) -> SourceSpec:
         first_fetch_limit=entry.first_fetch_limit if entry.first_fetch_limit is not None else base.first_fetch_limit,
         enabled=entry.enabled,
         builtin=True,
-        company=base.company,
+        company=base.company if entry.company is None else clean_untrusted(entry.company),
     )
+
+
+#: Source types whose items are posts, shown with ``(date, company)``.
+_POST_TYPES = frozenset({"feed", "scrape"})
+
+
+def default_company(title: str | None, url: str | None) -> str | None:
+    """What a configured post source without ``company`` shows beside its posts: its ``title`` (a display name the
+    team wrote), else its URL's host without ``www.`` (always there, and where the link goes). Not the source
+    name: that is an identifier for commands and logs (``my_lab``), not words for readers."""
+    if title and (name := clean_untrusted(title)):
+        return name
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:  # a malformed URL: source_specs refuses it next, with the key named
+        return None
+    return host.removeprefix("www.") if host else None
+
+
+def _company(entry: SourceConfig) -> str | None:
+    if entry.company is not None:
+        return clean_untrusted(entry.company)
+    return default_company(entry.title, entry.url) if entry.type in _POST_TYPES else None
 
 
 def source_specs(settings: Settings) -> list[SourceSpec]:

@@ -27,8 +27,9 @@ from paperbot.ports import FetchResult
 from paperbot.sources import markup
 from paperbot.sources.feed import conditional_headers, mark_backlog, not_modified_result, post_key
 from paperbot.sources.fetch import Fetcher
-from paperbot.sources.text import canonical_url, clean_text, parse_iso_datetime, plausible_datetime, safe_http_url
+from paperbot.sources.text import canonical_url, parse_iso_datetime, plausible_datetime, safe_http_url
 from paperbot.sources.worker import checkpoint, in_worker
+from paperbot.untrusted import clean_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,12 @@ def _link_of(anchor: Tag) -> _Link:
         hidden.decompose()
     link = _Link(href=str(anchor.get("href") or ""))
     for heading in anchor.find_all(_HEADINGS):
-        if text := clean_text(heading.get_text()):
+        if text := clean_untrusted(heading.get_text()):
             link.headings.append(text)
     for string in anchor.find_all(string=True):
         if isinstance(string, Comment) or string.find_parent(_HEADINGS) is not None:
             continue
-        if text := clean_text(str(string)):
+        if text := clean_untrusted(str(string)):
             link.texts.append(text)
     link.times = [str(t.get("datetime")) for t in anchor.find_all("time") if t.get("datetime")]
     image = anchor.find("img")
@@ -127,7 +128,7 @@ def parse_listing(
         if (parts.hostname or "").lower() != page_host or not pattern.search(parts.path):
             continue
         key = canonical_url(url)
-        title = clean_text(_title_of(link), limit=500)
+        title = clean_untrusted(_title_of(link), limit=500)
         published = plausible_datetime(
             next(filter(None, (parse_iso_datetime(t) for t in link.times)), None)
             or next(filter(None, (parse_date_text(t) for t in [*link.texts, *link.headings])), None),

@@ -1,4 +1,5 @@
-"""Small helpers shared by the parsers: whitespace, HTML-to-text, dates, safe URLs."""
+"""Small helpers shared by the parsers: HTML-to-text, dates, safe URLs (text is cleaned by
+:func:`paperbot.untrusted.clean_untrusted`)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,6 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]")
 
 
-def clean_text(value: object, *, limit: int | None = None) -> str:
-    """Untrusted text as stored: :func:`paperbot.untrusted.clean_untrusted` (no control, format or bidi characters,
-    whitespace normalised); non-strings become ''."""
-    return clean_untrusted(value, limit=limit)
-
-
 #: Elements whose content is not visible text.
 _INVISIBLE = ("script", "style", "noscript", "template", "svg")
 #: Elements that separate words (the old extractor put a space before each).
@@ -41,14 +36,14 @@ def html_to_text(value: object, *, limit: int | None = None) -> str:
     if not isinstance(value, str) or not value:
         return ""
     if "<" not in value:
-        return clean_text(html.unescape(value), limit=limit)
+        return clean_untrusted(html.unescape(value), limit=limit)
     max_chars = max(65_536, 32 * limit) if limit is not None else markup.MAX_MARKUP_BYTES
     root = markup.soup(value, max_chars=max_chars, max_tags=FRAGMENT_MAX_TAGS, what="fragment")
     for hidden in root.find_all(_INVISIBLE):
         hidden.decompose()
     for block in root.find_all(_BLOCKS):
         block.insert_before(" ")
-    return clean_text(root.get_text(), limit=limit)
+    return clean_untrusted(root.get_text(), limit=limit)
 
 
 def parse_iso_datetime(value: object) -> datetime | None:

@@ -1,8 +1,8 @@
-"""Text helpers shared by the summarisers: cleaning untrusted input, splitting English sentences, hashing input.
+"""Text helpers shared by the summarisers: prompt-safe input, splitting English sentences, hashing input.
 
-Titles and abstracts are untrusted (scraped, user-submitted). Before they reach a model they are NFC-normalised,
-stripped of control, format and bidi characters (zero-width joiners, RTL overrides), capped in length, and any
-look-alike of the prompt's delimiters is neutralised.
+Titles and abstracts are untrusted (scraped, user-submitted). Before they reach a model they are cleaned by
+:func:`paperbot.untrusted.clean_untrusted` (the one cleaner: NFC, no control, format or bidi characters), capped in
+length, and any look-alike of the prompt's delimiters is neutralised: the last two are this module's own job.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from paperbot.domain import Item
 from paperbot.summarize.article import article_text
+from paperbot.untrusted import clean_untrusted
 
 #: Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = (
@@ -75,15 +76,6 @@ def collapse_ws(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
-def clean_text(text: str) -> str:
-    """NFC, every control/format/private-use character (bidi overrides, zero-width) replaced by a space, spaces
-    collapsed."""
-    text = unicodedata.normalize("NFC", text)
-    if not text.isprintable():  # fast path: printable text holds no control/format/private-use characters
-        text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
-    return collapse_ws(text)
-
-
 def has_hidden_characters(text: str) -> bool:
     """True when the text holds control, format (bidi, zero-width) or private-use characters other than spaces."""
     return any(unicodedata.category(ch).startswith("C") and not ch.isspace() for ch in text)
@@ -104,7 +96,7 @@ def cap_length(text: str, max_chars: int) -> str:
 @lru_cache(maxsize=1024)
 def sanitize_for_prompt(text: str, max_chars: int) -> str:
     """Untrusted text made safe to place between the prompt's delimiters."""
-    text = clean_text(text).translate(_DELIMITER_TRANSLATION)
+    text = clean_untrusted(text).translate(_DELIMITER_TRANSLATION)
     return cap_length(text, max_chars)
 
 
@@ -178,11 +170,6 @@ def strip_latex(text: str) -> str:
     text = _LATEX_COMMAND_RE.sub(lambda m: _LATEX_SYMBOLS.get(m.group(1), ""), text)
     text = _LATEX_RESIDUE_RE.sub(lambda m: _LATEX_SYMBOLS[m.group(1) or m.group(2)], text)
     return collapse_ws(text)
-
-
-def source_text(item: Item) -> tuple[str, str]:
-    """The cleaned title and abstract (or excerpt) of an item: the only facts a summary may use."""
-    return clean_text(item.title), clean_text(item.abstract)
 
 
 def input_hash(item: Item, max_chars: int) -> str:

@@ -21,9 +21,9 @@ from markupsafe import Markup
 
 from paperbot.digest import links
 from paperbot.digest.render.common import arxiv_id, post_meta, publisher, safe_url
-from paperbot.digest.text import clean
 from paperbot.domain import Item, ItemKind, Summary, UpvotePoint
 from paperbot.service.archive import TopicBar, is_extractive
+from paperbot.untrusted import clean_untrusted
 
 _WEEKDAYS = "월화수목금토일"
 STATIC_FILES = {"archive.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
@@ -35,7 +35,7 @@ def _finalize(value: Any) -> Any:
     """Applied to every printed expression before escaping: untrusted strings lose control characters."""
     if isinstance(value, Markup) or not isinstance(value, str):
         return "" if value is None else value
-    return clean(value)
+    return clean_untrusted(value)
 
 
 def korean_day(day: date | None) -> str:
@@ -64,7 +64,7 @@ def external_links(item: Item) -> list[tuple[str, str]]:
 def bullets(summary: Summary | None) -> list[str]:
     if summary is None:
         return []
-    return [line for line in (clean(b) for b in summary.bullets) if line]
+    return [line for line in (clean_untrusted(b) for b in summary.bullets) if line]
 
 
 # --- charts -----------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from paperbot.digest.text import clean
 from paperbot.domain import Digest, DigestEntry, DigestKind, Item, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 _SAFE_URL_RE = re.compile(r"^https?://[^\s<>\"'`\\|{}^]+$", re.I)
 _ARXIV_ID_RE = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
@@ -57,12 +57,12 @@ def publisher(item: Item) -> str:
     Korean companies; "" for a personal blog), else the collector's other metadata, else the source name."""
     company = item.extra.get("company")
     if isinstance(company, str):
-        return clean(company)
+        return clean_untrusted(company)
     for key in ("publisher", "source_title", "feed_title", "blog"):
         value = item.extra.get(key)
-        if isinstance(value, str) and clean(value):
-            return clean(value)
-    return clean(item.source)
+        if isinstance(value, str) and clean_untrusted(value):
+            return clean_untrusted(value)
+    return clean_untrusted(item.source)
 
 
 def post_date(item: Item) -> str:
@@ -79,7 +79,7 @@ def post_meta(item: Item) -> str:
 def bullets(entry: DigestEntry) -> list[str]:
     """The entry's summary bullets, cleaned; never empty (an item is never dropped for lack of a summary)."""
     if entry.summary is not None:
-        lines = [clean(b) for b in entry.summary.bullets]
+        lines = [clean_untrusted(b) for b in entry.summary.bullets]
         lines = [line for line in lines if line]
         if lines:
             return lines
@@ -90,7 +90,7 @@ def outline(entry: DigestEntry) -> list[tuple[int, str]]:
     """(depth, line) of the entry's summary, cleaned, in order: a post's nested highlights (depth 0 or 1), or the
     flat bullets at depth 0. Never empty; a line cleaned to nothing is left out, its sub-lines kept."""
     if entry.summary is not None:
-        lines = [(depth, clean(text)) for depth, text in entry.summary.outline]
+        lines = [(depth, clean_untrusted(text)) for depth, text in entry.summary.outline]
         kept = [(depth, text) for depth, text in lines if text]
         if kept:
             return [(0 if index == 0 else depth, text) for index, (depth, text) in enumerate(kept)]
@@ -109,7 +109,7 @@ def extract_tag(entry: DigestEntry) -> str | None:
 
 
 def authors(entry: DigestEntry) -> list[str]:
-    return [name for name in (clean(a) for a in entry.item.authors) if name]
+    return [name for name in (clean_untrusted(a) for a in entry.item.authors) if name]
 
 
 def is_post(entry: DigestEntry) -> bool:
@@ -121,10 +121,21 @@ def count_kinds(digest: Digest) -> tuple[int, int]:
     return papers, len(digest.entries) - papers
 
 
+def posts_only(digest: Digest) -> bool:
+    """A daily digest with blog posts but no paper (none that HF day, or none the channel's filters kept): every
+    renderer then leaves the papers out of its header, so no empty "Daily Papers" section is shown."""
+    papers, posts = count_kinds(digest)
+    return digest.kind is DigestKind.DAILY and posts > 0 and papers == 0
+
+
 def title_line(digest: Digest) -> str:
+    """The digest's title, which also heads its first section: ``Daily Papers (day)``, or the posts section's
+    title for a posts-only daily digest."""
     if digest.kind is DigestKind.WEEKLY:
         start = digest.start_day.isoformat() if digest.start_day else "?"
         return f"Weekly Best Papers ({start} ~ {digest.day.isoformat()})"
+    if posts_only(digest):
+        return f"{clean_untrusted(digest.sections[0].title)} ({digest.day.isoformat()})"
     return f"Daily Papers ({digest.day.isoformat()})"
 
 
@@ -132,6 +143,8 @@ def counts_line(digest: Digest) -> str:
     papers, posts = count_kinds(digest)
     if digest.kind is DigestKind.WEEKLY:
         return f"이번 주 논문 {papers}편 · 블로그 글 {posts}편"
+    if posts_only(digest):
+        return f"블로그 새 글 {posts}편"
     return f"논문 {papers}편 · 블로그 새 글 {posts}편"
 
 
@@ -148,7 +161,7 @@ def offline_note(digest: Digest) -> str | None:
 
 def failed_sources_note(digest: Digest) -> str | None:
     """Which sources could not be read for this digest (so an empty section is not mistaken for a quiet day)."""
-    names = [name for name in (clean(n) for n in digest.failed_sources) if name]
+    names = [name for name in (clean_untrusted(n) for n in digest.failed_sources) if name]
     if not names:
         return None
     return f"가져오지 못한 출처 {len(names)}곳: {', '.join(names)} (이 다이제스트에 빠진 글이 있을 수 있습니다)"
@@ -159,7 +172,7 @@ def empty_line(digest: Digest) -> str:
 
 
 def join_topics(topics: Sequence[str]) -> str:
-    return ", ".join(clean(t) for t in topics if clean(t))
+    return ", ".join(clean_untrusted(t) for t in topics if clean_untrusted(t))
 
 
 def archive_link(digest: Digest) -> tuple[str, str] | None:

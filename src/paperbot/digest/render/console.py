@@ -18,8 +18,8 @@ from paperbot.digest.render.common import (
     post_meta,
     title_line,
 )
-from paperbot.digest.text import clean
 from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 WIDTH = 100
 MAX_AUTHORS = 8
@@ -33,7 +33,7 @@ def _wrap(text: str, indent: str) -> list[str]:
 
 def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
     item = entry.item
-    title = clean(item.title) or "(제목 없음)"
+    title = clean_untrusted(item.title) or "(제목 없음)"
     lines = _wrap(f"{entry.rank}. {title}", "")
     facts = []
     if item.kind is ItemKind.PAPER:
@@ -56,8 +56,8 @@ def _entry(entry: DigestEntry, *, weekly: bool) -> list[str]:
     if names:
         shown = ", ".join(names[:MAX_AUTHORS]) + (f" +{len(names) - MAX_AUTHORS}" if len(names) > MAX_AUTHORS else "")
         lines.extend(_wrap(f"저자: {shown}", "   "))
-    if clean(entry.reason):
-        lines.extend(_wrap(f"선정 이유: {clean(entry.reason)}", "   "))
+    if clean_untrusted(entry.reason):
+        lines.extend(_wrap(f"선정 이유: {clean_untrusted(entry.reason)}", "   "))
     for depth, line in outline(entry)[: 3 if weekly else None]:
         lines.extend(_wrap(f"- {line}", "   " + "  " * depth))
     return [*lines, ""]
@@ -67,7 +67,7 @@ def render_console(digest: Digest) -> str:
     lines = [f"📚 {title_line(digest)}"]
     failed = failed_sources_note(digest)
     if digest.is_empty:
-        lines.append(clean(empty_line(digest)))
+        lines.append(clean_untrusted(empty_line(digest)))
         if failed:
             lines.append(f"⚠️ {failed}")
         return "\n".join(lines) + "\n"
@@ -81,7 +81,7 @@ def render_console(digest: Digest) -> str:
     lines.append("")
     weekly = digest.kind is DigestKind.WEEKLY
     for section in digest.sections:
-        lines.append(f"== {clean(section.title)} ==")
+        lines.append(f"== {clean_untrusted(section.title)} ==")
         lines.append("")
         for entry in section.entries:
             lines.extend(_entry(entry, weekly=weekly))

@@ -29,11 +29,13 @@ from paperbot.digest.render.common import (
     offline_note,
     outline,
     post_meta,
+    posts_only,
     thumbnail,
     title_line,
 )
-from paperbot.digest.text import Atom, clean, escape_text, join_limited, pack_lines, truncate, utf16_len
+from paperbot.digest.text import Atom, escape_text, join_limited, pack_lines, truncate, utf16_len
 from paperbot.domain import Digest, DigestEntry, DigestKind, Item, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 LIMITS = {
     "content": 2000,
@@ -79,7 +81,7 @@ def escape_atom(atom: Atom) -> str:
 
 def escape(text: str) -> str:
     """Escape untrusted text for any Discord text field (content, title, description, field, footer)."""
-    return escape_text(clean(text), escape_atom)
+    return escape_text(clean_untrusted(text), escape_atom)
 
 
 def unescape(text: str) -> str:
@@ -127,7 +129,9 @@ def _header(digest: Digest) -> RenderedMessage:
         note = offline_note(digest)
         if note:
             lines.append(f"⚠️ {escape(note)}")
-        if digest.kind is DigestKind.DAILY:
+        if posts_only(digest):  # posts' votes rank the week's posts (build_weekly)
+            lines.append("글마다 👍 / 👎 반응으로 투표하면 주간 다이제스트의 블로그 순위에 반영됩니다.")
+        elif digest.kind is DigestKind.DAILY:
             lines.append("논문마다 👍 / 👎 반응으로 투표하면 다음 다이제스트 순위에 반영됩니다.")
     link = archive_link(digest)
     if link:  # our label and our URL; <…> keeps Discord from adding a preview of the page
@@ -148,7 +152,7 @@ def item_embed_head(item: Item) -> tuple[dict[str, Any], bool]:
 
     The flag says whether the title was cut to fit the 256-character limit.
     """
-    title, cut = truncate(clean(item.title) or "(제목 없음)", LIMITS["title"], escape_atom)
+    title, cut = truncate(clean_untrusted(item.title) or "(제목 없음)", LIMITS["title"], escape_atom)
     embed: dict[str, Any] = {"title": title, "color": COLOR_POST if item.kind is ItemKind.POST else COLOR_PAPER}
     link = item_link(item)
     if link:
@@ -177,7 +181,7 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     tag = extract_tag(entry)
     if tag:
         fields.append(_field("📄 요약", tag, inline=True))
-    if clean(entry.reason):
+    if clean_untrusted(entry.reason):
         fields.append(_field("💡 선정 이유", truncate(entry.reason, 512, escape_atom)[0], inline=False))
     embed["fields"] = fields
     if item.kind is ItemKind.POST:
@@ -188,7 +192,7 @@ def _entry_embed(entry: DigestEntry) -> tuple[dict[str, Any], list[str]]:
     embed["footer"] = {"text": truncate(footer, 256, escape_atom)[0]}
     lines = [(f"{SUB_INDENT}◦ {line}" if depth else f"• {line}") for depth, line in outline(entry)]
     if cut:
-        lines.insert(0, f"제목: {clean(item.title)}")
+        lines.insert(0, f"제목: {clean_untrusted(item.title)}")
     return embed, lines
 
 
@@ -199,7 +203,7 @@ def item_card(
     show several per message); ``bullets`` replaces the summary's when the reply chose its own (e.g. the first)."""
     embed, lines = _entry_embed(entry)
     if bullets is not None:
-        lines = [f"• {line}" for line in (clean(b) for b in bullets) if line] or [f"• {NO_SUMMARY}"]
+        lines = [f"• {line}" for line in (clean_untrusted(b) for b in bullets) if line] or [f"• {NO_SUMMARY}"]
     room = max(100, min(LIMITS["description"], budget - embed_size(embed)))
     embed["description"] = truncate("\n".join(lines), room, escape_atom)[0]
     return embed
@@ -229,7 +233,7 @@ def _entry_messages(entry: DigestEntry) -> list[RenderedMessage]:
 
 
 def _weekly_line(entry: DigestEntry) -> str:
-    title, _ = truncate(clean(entry.item.title) or "(제목 없음)", 200, escape_atom)
+    title, _ = truncate(clean_untrusted(entry.item.title) or "(제목 없음)", 200, escape_atom)
     link = item_link(entry.item)
     head = f"[{title}]({link})" if link else title
     if entry.item.kind is ItemKind.POST:

@@ -17,6 +17,7 @@ Papers::
 Posts: ``### [Title](url) (2024.11.28, OpenAI)`` (the date alone for a personal blog) then bullets, nested as in
 the blog-highlights seed when the summary has two levels (``- point`` / ``  - detail``). With ``annotate=True`` (the default) each item also
 gets ``주제:`` and ``선정 이유:`` lines after the authors; ``annotate=False`` is the archive layout exactly.
+A daily digest without papers is headed ``## 블로그 새 글 (2024-11-28)`` (no empty Daily Papers section).
 Untrusted text is backslash-escaped so it can neither link nor format; links come only from item metadata.
 """
 
@@ -38,8 +39,8 @@ from paperbot.digest.render.common import (
     thumbnail,
     title_line,
 )
-from paperbot.digest.text import clean
 from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 # Inline characters with a meaning in CommonMark/GFM. Others (".", "-", "+", "!") only matter at a line start,
 # handled by _escape_start; escaping them everywhere would make the archive layout noisy.
@@ -49,7 +50,7 @@ _START_RE = re.compile(r"^(#|>|[-+=]|\d+[.)])")
 
 def escape(text: str) -> str:
     """Escape untrusted text for an inline Markdown context (no formatting, no links, no HTML)."""
-    return _INLINE_RE.sub(r"\\\1", clean(text))
+    return _INLINE_RE.sub(r"\\\1", clean_untrusted(text))
 
 
 def _escape_start(text: str) -> str:
@@ -81,7 +82,7 @@ def _annotations(entry: DigestEntry) -> str:
     topics = join_topics(entry.topics)
     if topics:
         out += f"주제: {escape(topics)}\n\n"
-    if clean(entry.reason):
+    if clean_untrusted(entry.reason):
         out += f"선정 이유: {escape(entry.reason)}\n\n"
     return out
 
@@ -116,7 +117,7 @@ def _weekly_entry(entry: DigestEntry, annotate: bool) -> str:
     else:
         meta = f" (Vote: {entry.item.upvotes}" + (f", 팀 {entry.team_votes:+d}" if entry.team_votes else "") + ")"
     out = f"{entry.rank}. {head}{meta}\n"
-    if annotate and clean(entry.reason):
+    if annotate and clean_untrusted(entry.reason):
         out += f"    - 선정 이유: {escape(entry.reason)}\n"
     return out + _bullets(entry, indent="    ") + "\n"
 
@@ -143,8 +144,7 @@ def _render_markdown(digest: Digest, *, annotate: bool) -> str:
             out += "".join(_weekly_entry(entry, annotate) for entry in section.entries)
         return out
     for index, section in enumerate(digest.sections):
-        posts = all(e.item.kind is ItemKind.POST for e in section.entries)
-        if index > 0 or posts:
+        if index > 0:  # the title line heads the first section (papers, or the posts of a posts-only digest)
             out += f"## {escape(section.title)}\n\n"
         for entry in section.entries:
             out += _post(entry, annotate) if entry.item.kind is ItemKind.POST else _paper(entry, annotate)

@@ -35,7 +35,6 @@ from paperbot.digest.render.common import (
 )
 from paperbot.digest.text import (
     Atom,
-    clean,
     escape_text,
     join_limited,
     pack_lines,
@@ -44,6 +43,7 @@ from paperbot.digest.text import (
     utf16_len,
 )
 from paperbot.domain import Digest, DigestEntry, DigestKind, ItemKind
+from paperbot.untrusted import clean_untrusted
 
 LIMITS = {"header": 150, "text": 3000, "blocks": 50, "context_elements": 10, "alt_text": 2000, "fallback": 3000}
 ZWSP = "\u200b"
@@ -73,7 +73,7 @@ def escape_atom(atom: Atom) -> str:
 
 def escape(text: str) -> str:
     """Escape untrusted text for a Slack mrkdwn text object (use with ``verbatim: true``)."""
-    return escape_text(clean(text), escape_atom)
+    return escape_text(clean_untrusted(text), escape_atom)
 
 
 def unescape(text: str) -> str:
@@ -173,21 +173,25 @@ def _header(digest: Digest) -> RenderedMessage:
     link = archive_link(digest)
     if link:  # our label and our URL (safe_url admits no <, > or |; & is Slack's one entity left)
         blocks.append(_context(f":card_index_dividers: <{link[1].replace('&', '&amp;')}|{link[0]}>"))
-    return RenderedMessage(_payload(f"{title_line(digest)} — {clean(body)}", blocks), meta={"kind": "header"})
+    return RenderedMessage(_payload(f"{title_line(digest)} — {clean_untrusted(body)}", blocks), meta={"kind": "header"})
 
 
 def _title_text(entry: DigestEntry) -> tuple[str, bool]:
     """``*<url|title>*`` within the section limit (the full title then follows in the bullets if cut)."""
     link = item_link(entry.item)
     room = LIMITS["text"] - (utf16_len(link) + 5 if link else 2) - 64
-    title, cut = truncate(clean(entry.item.title) or "(제목 없음)", room, escape_atom)
+    title, cut = truncate(clean_untrusted(entry.item.title) or "(제목 없음)", room, escape_atom)
     return (f"*<{link}|{title}>*" if link else f"*{title}*"), cut
 
 
 def item_card(entry: DigestEntry, *, bullets: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """One item's blocks as the digest draws them (command replies reuse them); ``bullets`` replaces the summary's
     when the reply chose its own (e.g. the first)."""
-    lines = None if bullets is None else ([f"• {b}" for b in (clean(x) for x in bullets) if b] or [f"• {NO_SUMMARY}"])
+    lines = (
+        None
+        if bullets is None
+        else ([f"• {b}" for b in (clean_untrusted(x) for x in bullets) if b] or [f"• {NO_SUMMARY}"])
+    )
     return _entry_blocks(entry, lines=lines)[0]
 
 
@@ -218,7 +222,7 @@ def _entry_blocks(entry: DigestEntry, *, lines: list[str] | None = None) -> tupl
         _context(" · ".join(facts), ("✍️ " + join_limited(names, AUTHORS_BUDGET, escape_atom)) if names else "")
     )
     nested = outline(entry) if lines is None else []
-    title_line = [f"제목: {clean(item.title)}"] if cut else []
+    title_line = [f"제목: {clean_untrusted(item.title)}"] if cut else []
     if any(depth for depth, _ in nested):  # a post's nested highlights: Slack's own bullet lists
         blocks.extend(_section(chunk) for chunk in pack_lines(title_line, LIMITS["text"], escape_atom))
         blocks.extend(rich_outline_blocks(nested))
@@ -227,9 +231,9 @@ def _entry_blocks(entry: DigestEntry, *, lines: list[str] | None = None) -> tupl
             lines = [f"• {b}" for b in bullets(entry)]
         lines = [*title_line, *lines]
         blocks.extend(_section(chunk) for chunk in pack_lines(lines, LIMITS["text"], escape_atom))
-    if clean(entry.reason):
+    if clean_untrusted(entry.reason):
         blocks.append(_context("💡 선정 이유: " + truncate(entry.reason, 1000, escape_atom)[0]))
-    return blocks, escape(clean(item.title) or "(제목 없음)")  # Slack refuses an empty fallback text
+    return blocks, escape(clean_untrusted(item.title) or "(제목 없음)")  # Slack refuses an empty fallback text
 
 
 def _split_blocks(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -241,14 +245,14 @@ def _weekly_blocks(title: str, entries: tuple[DigestEntry, ...]) -> list[dict[st
     lines = []
     for entry in entries:
         link = item_link(entry.item)
-        name, _ = truncate(clean(entry.item.title) or "(제목 없음)", 300, escape_atom)
+        name, _ = truncate(clean_untrusted(entry.item.title) or "(제목 없음)", 300, escape_atom)
         head = f"<{link}|{name}>" if link else name
         if entry.item.kind is ItemKind.POST:
             meta = escape(post_meta(entry.item))
         else:
             meta = f"👍 {entry.item.upvotes}" + (f" · 팀 {entry.team_votes:+d}" if entry.team_votes else "")
         lines.append(f"{entry.rank}. {head} — {meta}")
-    heading, _ = truncate(f"🏷️ {clean(title)}", LIMITS["header"], lambda atom: atom.text)
+    heading, _ = truncate(f"🏷️ {clean_untrusted(title)}", LIMITS["header"], lambda atom: atom.text)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": True}}]
     current = ""
     for line in lines:  # already escaped; each line is far below the limit
