@@ -7,9 +7,11 @@ Two analysers:
 - Kiwi (the ``korean`` extra, kiwipiepy): morphemes, so ``모델의`` yields ``모델`` + ``의``.
 
 Search uses the fallback unless configured otherwise (``configure(search_analyzer="kiwi")``, the
-``search_analyzer`` setting). Measured on the labelled queries of tests/data/search (60 queries, Korean and English):
-recall@5 1.000 and nDCG@5 1.000 for the fallback against 0.983 and 0.983 for Kiwi, while Kiwi costs ~300 MB of
-RSS even with its typo and multi-word dictionaries off (~500 MB with them) and a load of 2-7 s during which it holds
+``search_analyzer`` setting). Measured on the graded relevance judgements of tests/data/search/relevance.jsonl
+(95 queries over 94 real papers; tests/search/test_ranking.py, bench/eval_search.py) through SQLite FTS5: recall@10
+0.775, P@5 0.367, nDCG@5 0.723 for the fallback against 0.760, 0.365, 0.728 for Kiwi (the differences' bootstrap
+intervals all contain 0; the fallback wins on unspaced compounds, Kiwi on particle-heavy sentences), while Kiwi
+costs ~320 MB of RSS even with its typo and multi-word dictionaries off (~500 MB with them) and a load of 2-7 s during which it holds
 the GIL (a worker thread does not keep the event loop running). Kiwi stays what the summary gate and ROUGE use
 (:func:`kiwi`, :func:`morphemes`) when installed. ``analyzer_name()`` says which analyser search uses; documents
 record it, and ``paperbot search --reindex`` rebuilds them after a change.
@@ -99,7 +101,7 @@ _load_lock = threading.Lock()
 
 #: Kiwi without its typo-correction and multi-word dictionaries: peak RSS of a process that loads it and analyses
 #: one sentence 347 MB instead of 539 MB, loading in 2.4 s instead of 6.8 s (kiwipiepy 0.24, this 2-core box), with
-#: the same recall@5 and nDCG@5 on the labelled queries (tests/search/test_ranking.py prints both).
+#: the same recall@10, P@5 and nDCG@5 on the graded judgements of tests/data/search (measured with both settings).
 KIWI_OPTIONS: dict[str, Any] = {"load_typo_dict": False, "load_multi_dict": False}
 #: A sentence whose analysis makes Kiwi load its whole model (the constructor alone does not: the first
 #: ``tokenize`` does, for seconds).
