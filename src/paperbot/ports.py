@@ -197,6 +197,11 @@ class ItemRepository(Protocol):
 class SummaryRepository(Protocol):
     async def add_summary(self, summary: Summary) -> Stored[Summary]: ...
 
+    async def add_summaries(self, summaries: Sequence[Summary]) -> list[Stored[Summary]]:
+        """``add_summary`` of each, in order, in one transaction: all are stored or, on a StoreError, none.
+        A cache key given twice is created once (the second comes back with ``created=False``)."""
+        ...
+
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None: ...
 
     async def latest_summaries(self, item_ids: Sequence[int]) -> dict[int, Summary]:

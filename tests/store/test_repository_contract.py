@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from paperbot.domain import (
     ChannelFilters,
@@ -19,6 +22,7 @@ from paperbot.domain import (
     Summary,
     Vote,
 )
+from paperbot.errors import StoreError
 from paperbot.ports import Repository
 
 DAY = date(2025, 3, 17)
@@ -140,6 +144,64 @@ async def test_latest_summaries_and_pending_items(repository: Repository) -> Non
     assert latest[done.id].prompt_version == newer.prompt_version
     assert [i.external_id for i in await repository.items_without_summary()] == ["b"]
     assert await repository.items_without_summary(day_from=DAY + timedelta(days=1)) == []
+
+
+async def test_add_summaries_stores_each_as_add_summary_would(repository: Repository) -> None:
+    a, b = (stored.value for stored in await repository.add_items([paper("a"), paper("b")]))
+    assert a.id is not None and b.id is not None
+    earlier = (await repository.add_summary(summary_for(a.id, prompt_version="p1"))).value
+    assert await repository.add_summaries([]) == []
+    batch = [
+        summary_for(a.id, prompt_version="p1"),  # stored before: the existing row comes back
+        replace(summary_for(a.id, prompt_version="p2"), bullets=("Diffusion samplers converge.",)),
+        replace(summary_for(b.id), bullets=("Transformers scale.",), levels=(0,)),
+        replace(summary_for(b.id), bullets=("Given twice.",)),  # the same key again in one call: created once
+    ]
+    stored = await repository.add_summaries(batch)
+    assert [s.created for s in stored] == [False, True, True, False]
+    assert stored[0].value == earlier
+    assert stored[3].value == stored[2].value
+    assert stored[2].value.bullets == ("Transformers scale.",) and stored[2].value.levels == (0,)
+    assert stored[1].value.id not in (None, earlier.id) and stored[1].value.created_at is not None
+    for new in (stored[1].value, stored[2].value):
+        assert await repository.find_summary(new.item_id, new.input_hash, new.prompt_version, new.model) == new
+    latest = await repository.latest_summaries([a.id, b.id])
+    assert latest == {a.id: stored[1].value, b.id: stored[2].value}
+    assert await repository.items_without_summary() == []
+    # Each item's search document has its newest summary's bullets.
+    assert [hit.item.id for hit in await repository.search_items("diffusion samplers")] == [a.id]
+    assert [hit.item.id for hit in await repository.search_items("transformers")] == [b.id]
+    assert await repository.search_items("given twice") == []
+
+
+async def test_add_summaries_index_each_items_newest_summary_whatever_the_order(repository: Repository) -> None:
+    item = (await repository.add_item(paper("a"))).value
+    assert item.id is not None
+    newer = replace(
+        summary_for(item.id, prompt_version="p2"),
+        bullets=("Diffusion samplers converge.",),
+        created_at=datetime(2025, 3, 18, tzinfo=UTC),
+    )
+    older = replace(
+        summary_for(item.id, prompt_version="p1"),
+        bullets=("Reinforcement learning.",),
+        created_at=datetime(2025, 3, 17, tzinfo=UTC),
+    )
+    stored = await repository.add_summaries([newer, older])
+    assert [s.created for s in stored] == [True, True]
+    assert (await repository.latest_summaries([item.id]))[item.id] == stored[0].value
+    assert [hit.item.id for hit in await repository.search_items("diffusion samplers")] == [item.id]
+    assert await repository.search_items("reinforcement") == []
+
+
+async def test_add_summaries_stores_none_of_a_batch_the_database_refuses(repository: Repository) -> None:
+    item = (await repository.add_item(paper("a"))).value
+    assert item.id is not None
+    with pytest.raises(StoreError):
+        await repository.add_summaries([summary_for(item.id), summary_for(item.id + 1000)])  # no such item
+    assert await repository.find_summary(item.id, "h" * 64, "p1", "offline") is None
+    assert [i.id for i in await repository.items_without_summary()] == [item.id]
+    assert (await repository.add_summaries([summary_for(item.id)]))[0].created  # the good one alone goes in
 
 
 async def test_source_state_upserts(repository: Repository) -> None:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,8 +19,13 @@ from sqlalchemy import text
 
 from paperbot import korean
 from paperbot.domain import DigestKind, Item, ItemKind, SourceState, Summary
+from paperbot.errors import StoreError
+from paperbot.service.digest import build_digest
+from paperbot.service.summarize import summarize_pending
+from paperbot.store import engine
 from paperbot.store.engine import create_engine, sqlite_file
 from paperbot.store.sql import SqlRepository
+from paperbot.summarize.offline import OfflineSummarizer
 from tests.conftest import _truncate_all
 
 DAY = date(2026, 6, 3)
@@ -197,8 +203,6 @@ def test_the_in_memory_repository_and_the_pure_search_logic_import_no_sqlalchemy
 @pytest.fixture
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> int:
     """A 100 ms busy timeout: what 10 s is to a writer whose lock holder is slowed down by a busy CPU."""
-    from paperbot.store import engine
-
     monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 100)
     return 100
 
@@ -230,5 +234,115 @@ async def test_writers_of_one_process_queue_instead_of_timing_out(sql_url: str, 
         stored = await asyncio.wait_for(other, STEP)
         assert [s.value.external_id for s in stored] == ["2606.00002"]
         assert await repository.find_item("hf_daily", "2606.00002") is not None
+    finally:
+        await repository.close()
+
+
+@pytest.fixture
+def short_writer_deadline(monkeypatch: pytest.MonkeyPatch) -> float:
+    """A writer-turn deadline of 0.3 s instead of a minute."""
+    monkeypatch.setattr(engine, "SQLITE_WRITER_TURN_DEADLINE_S", 0.3)
+    return 0.3
+
+
+class _HeldTransaction:
+    """A write transaction held open (as a hung one would be) until ``release``."""
+
+    def __init__(self, repository: SqlRepository, item_id: int) -> None:
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+        self.task = asyncio.create_task(self._hold(repository, item_id), name="hung-writer")
+
+    async def _hold(self, repository: SqlRepository, item_id: int) -> None:
+        async with repository._tx() as conn:
+            await conn.execute(text("UPDATE items SET title = title WHERE id = :id"), {"id": item_id})
+            self.holding.set()
+            await self.release.wait()
+
+    async def __aenter__(self) -> _HeldTransaction:
+        await asyncio.wait_for(self.holding.wait(), STEP)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        await asyncio.wait_for(self.task, STEP)
+
+
+async def test_a_writer_behind_a_hung_transaction_gives_up_after_the_deadline(
+    sqlite_url: str, short_writer_deadline: float
+) -> None:
+    """The writer queue used to wait without a deadline: one transaction that never ended blocked every writer of
+    the process for ever (here the ``wait_for`` of STEP seconds would time out instead)."""
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)
+    try:
+        item = (await repository.add_items([_paper(1)]))[0].value
+        assert item.id is not None
+        before_the_turn_was_taken = time.monotonic()
+        async with _HeldTransaction(repository, item.id):
+            with pytest.raises(StoreError, match=r"turn to write to SQLite database .*'hung-writer'") as failed:
+                await asyncio.wait_for(repository.add_items([_paper(2)]), STEP)
+            assert time.monotonic() - before_the_turn_was_taken >= short_writer_deadline  # not before the deadline
+            assert str(sqlite_file(sqlite_url)) in str(failed.value)  # names the database it waited for
+            # The turn has not moved for longer than the deadline: the next writer gives up at once.
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="turn to write"):
+                await asyncio.wait_for(repository.save_source_state(SourceState(name="hf_daily")), STEP)
+            assert time.monotonic() - started < short_writer_deadline
+            assert await asyncio.wait_for(repository.get_item(item.id), STEP) == item  # reads go on
+        # The transaction ended: the queue works again, and the writers that gave up wrote nothing.
+        assert await repository.find_item("hf_daily", "2606.00002") is None
+        assert await repository.get_source_state("hf_daily") is None
+        stored = await asyncio.wait_for(repository.add_items([_paper(2)]), STEP)
+        assert stored[0].created
+    finally:
+        await repository.close()
+
+
+async def test_a_long_queue_that_moves_is_not_a_hung_one(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline counts from the last hand-over of the turn, not from when a writer joined the line: six
+    transactions of a quarter of the deadline each keep the last writer waiting past the deadline, and it writes."""
+    deadline = 1.0
+    monkeypatch.setattr(engine, "SQLITE_WRITER_TURN_DEADLINE_S", deadline)
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)
+    try:
+        item = (await repository.add_items([_paper(1)]))[0].value
+
+        async def slow_writer() -> None:
+            async with repository._tx() as conn:
+                await conn.execute(text("UPDATE items SET title = title WHERE id = :id"), {"id": item.id})
+                await asyncio.sleep(deadline / 4)
+
+        started = time.monotonic()
+        writers = [asyncio.create_task(slow_writer()) for _ in range(6)]
+        await asyncio.sleep(0)  # they are in line
+        last = await asyncio.wait_for(repository.add_items([_paper(2)]), STEP)
+        assert time.monotonic() - started >= 6 * deadline / 4
+        assert last[0].created
+        await asyncio.wait_for(asyncio.gather(*writers), STEP)
+    finally:
+        await repository.close()
+
+
+async def test_summaries_behind_a_hung_transaction_stay_pending_and_the_digest_is_built(
+    sqlite_url: str, short_writer_deadline: float
+) -> None:
+    """A summary write that gives up is one failing part of the digest, not the end of it: the summariser reports
+    the items it could not store (they stay pending), the digest is built from what is stored, and the next pass,
+    once the transaction has ended, stores their summaries."""
+    repository = SqlRepository(create_engine(sqlite_url), owns_engine=True)
+    try:
+        items = [stored.value for stored in await repository.add_items([_paper(n) for n in range(1, 4)])]
+        assert items[0].id is not None
+        async with _HeldTransaction(repository, items[0].id):
+            report = await asyncio.wait_for(summarize_pending(repository, OfflineSummarizer()), STEP)
+            assert (report.pending, report.offline, report.unsaved) == (3, 0, 3)
+            assert "3건은 데이터베이스에 저장하지 못해" in report.status()
+            digest = await asyncio.wait_for(build_digest(repository, day=DAY), STEP)
+            assert {entry.item.id for entry in digest.entries} == {item.id for item in items}
+            assert all(entry.summary is None for entry in digest.entries)
+        assert len(await repository.items_without_summary()) == 3
+        again = await asyncio.wait_for(summarize_pending(repository, OfflineSummarizer()), STEP)
+        assert (again.pending, again.offline, again.unsaved) == (3, 3, 0)
+        assert await repository.items_without_summary() == []
     finally:
         await repository.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from paperbot.domain import Item
+from paperbot.domain import Item, Stored, Summary
+from paperbot.errors import StoreError
 from paperbot.ports import Repository
-from paperbot.service.summarize import summarize_pending
+from paperbot.service.summarize import WRITE_BATCH, WRITE_WAIT, summarize_pending
 from paperbot.store.memory import InMemoryRepository
 from paperbot.summarize.llm import OpenAICompatSummarizer
 from paperbot.summarize.offline import OfflineSummarizer
@@ -188,12 +190,16 @@ async def test_every_hostile_answer_still_leaves_every_item_with_a_summary() -> 
 
 
 class CountingRepository(InMemoryRepository):
-    """Counts the repository calls in flight at once (what exhausted the connection pool)."""
+    """Counts the repository calls in flight at once (what exhausted the connection pool): all of them, the
+    cache look-ups and the summary writes; and the size of each batch of summaries written."""
 
     def __init__(self) -> None:
         super().__init__()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.lookups = self.max_lookups = 0
+        self.writes = self.max_writes = 0
+        self.batches: list[int] = []
 
     async def _counted(self, call: Any) -> Any:
         self.in_flight += 1
@@ -205,10 +211,22 @@ class CountingRepository(InMemoryRepository):
             self.in_flight -= 1
 
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Any:
-        return await self._counted(super().find_summary(item_id, input_hash, prompt_version, model))
+        self.lookups += 1
+        self.max_lookups = max(self.max_lookups, self.lookups)
+        try:
+            return await self._counted(super().find_summary(item_id, input_hash, prompt_version, model))
+        finally:
+            self.lookups -= 1
 
-    async def add_summary(self, summary: Any) -> Any:
-        return await self._counted(super().add_summary(summary))
+    async def add_summaries(self, summaries: Sequence[Summary]) -> list[Stored[Summary]]:
+        self.writes += 1
+        self.max_writes = max(self.max_writes, self.writes)
+        self.batches.append(len(summaries))
+        try:
+            result: list[Stored[Summary]] = await self._counted(super().add_summaries(summaries))
+            return result
+        finally:
+            self.writes -= 1
 
 
 async def test_thousands_of_pending_items_never_run_more_than_concurrency_at_once() -> None:
@@ -219,8 +237,88 @@ async def test_thousands_of_pending_items_never_run_more_than_concurrency_at_onc
         repository, FakeSummarizer(), concurrency=4, today=lambda: TODAY, progress=lambda d, t: done.append((d, t))
     )
     assert report.pending == 2000 and len(report.summaries) == 2000
-    assert repository.max_in_flight <= 4  # before: one task per item, each looking its cache up at once
+    assert repository.max_lookups <= 4  # before: one task per item, each looking its cache up at once
+    # The workers' calls and the one batch of their summaries being written.
+    assert repository.max_writes == 1 and repository.max_in_flight <= 4 + 1
     assert done[0] == (1, 2000) and done[-1] == (2000, 2000) and len(done) == 2000
+    # Batched: at most WRITE_BATCH summaries per transaction, and not one per summary.
+    assert sum(repository.batches) == 2000 and max(repository.batches) == WRITE_BATCH
+    assert len(repository.batches) <= 2000 // 10
+
+
+class RefusingRepository(InMemoryRepository):
+    """Refuses any write of a summary of the items in ``refused``, and with it the batch it is in, as a database
+    refuses a whole transaction for one bad row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: set[int] = set()
+        self.batches: list[int] = []
+
+    async def add_summaries(self, summaries: Sequence[Summary]) -> list[Stored[Summary]]:
+        self.batches.append(len(summaries))
+        if any(summary.item_id in self.refused for summary in summaries):
+            raise StoreError("database error: IntegrityError: the test refuses this row")
+        return await super().add_summaries(summaries)
+
+
+async def test_a_refused_batch_is_written_one_by_one_and_only_the_bad_row_stays_pending() -> None:
+    repository = RefusingRepository()
+    items = await _store(repository, papers(30))
+    bad = items[7].id
+    assert bad is not None
+    repository.refused.add(bad)
+    done: list[int] = []
+    report = await summarize_pending(
+        repository, OfflineSummarizer(), concurrency=4, today=lambda: TODAY, progress=lambda d, t: done.append(d)
+    )
+    assert (report.pending, report.offline, report.unsaved) == (30, 29, 1)
+    assert "1건은 데이터베이스에 저장하지 못해 다음 실행에서 다시 요약합니다." in report.status()
+    assert report.as_dict()["unsaved"] == 1
+    assert [item.id for item in await repository.items_without_summary()] == [bad]
+    assert bad not in {summary.item_id for summary in report.summaries} and len(report.summaries) == 29
+    assert done == list(range(1, 31))  # every item counted once, the refused one too
+    assert repository.batches[0] == 30 and repository.batches[1:] == [1] * 30  # the batch, then one by one
+    # The next pass tries the pending item again (and only it).
+    repository.refused.clear()
+    again = await summarize_pending(repository, OfflineSummarizer(), today=lambda: TODAY)
+    assert (again.pending, again.offline, again.unsaved) == (1, 1, 0)
+
+
+class GatedSummarizer(FakeSummarizer):
+    """Answers at once, except for the items in ``gated``, whose answer waits until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gated: set[int] = set()
+        self.gate = asyncio.Event()
+
+    async def summarize(self, item: Item) -> Summary:
+        if item.id in self.gated:
+            await self.gate.wait()
+        return await super().summarize(item)
+
+
+async def test_a_summary_is_stored_within_the_batch_wait_while_other_items_are_still_being_made() -> None:
+    """A slow model call (here one that waits for the test) does not hold back what the others made: their batch
+    is written WRITE_WAIT after its first summary, so a crash then would lose none of them."""
+    repository = InMemoryRepository()
+    items = await _store(repository, papers(3))
+    summarizer = GatedSummarizer()
+    summarizer.gated.add(items[2].id or 0)
+    done: list[int] = []
+    run = asyncio.create_task(
+        summarize_pending(
+            repository, summarizer, concurrency=3, today=lambda: TODAY, progress=lambda d, t: done.append(d)
+        )
+    )
+    await asyncio.sleep(WRITE_WAIT * 4)
+    assert not run.done()
+    assert set(await repository.latest_summaries([item.id or 0 for item in items])) == {items[0].id, items[1].id}
+    assert done == [1, 2]
+    summarizer.gate.set()
+    report = await asyncio.wait_for(run, 5)
+    assert report.llm == 3 and done == [1, 2, 3] and await repository.items_without_summary() == []
 
 
 @pytest.mark.slow

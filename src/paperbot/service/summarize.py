@@ -5,8 +5,16 @@ records the tokens and cost of every model call, and when the daily budget is sp
 items the offline summary (``fallback_reason="budget"``). An item is never dropped: each one leaves with a summary.
 
 Scale: a fixed pool of ``concurrency`` workers takes the items one at a time, so thousands of pending items (after
-``paperbot backfill``) never hold more than ``concurrency`` database connections or model calls at once. Items a
+``paperbot backfill``) never hold more than ``concurrency`` model calls, nor more than ``concurrency`` database
+connections plus the one of the batch being written, at once. Items a
 feed's first fetch flagged as backlog are never posted: they get the offline summary without a model call.
+
+Writes: the summaries the workers make are stored in batches (``WRITE_BATCH`` of them, or what ``WRITE_WAIT`` after
+the first brought, whichever comes first), one transaction each, not one commit per summary. A crash loses at most
+the batch not yet written: its items are simply pending again on the next pass. A batch the database refuses is
+written again one summary at a time, so a bad row fails only itself; a summary the database refuses (or any other
+StoreError of one item's step, such as the write queue's deadline) leaves that item pending and the run goes on:
+the digest is then built with what is stored, as with any other failing part.
 
 Laziness: with ``day_from`` (the digest's window), items whose stored summary no longer matches the summariser
 (another prompt version or model, an offline summary where an LLM is now configured, a budget or transport
@@ -24,8 +32,8 @@ from datetime import date
 from typing import Any
 
 from paperbot import korean
-from paperbot.domain import Item, ItemKind, LlmUsage, Summary, utcnow
-from paperbot.errors import PaperbotError
+from paperbot.domain import Item, ItemKind, LlmUsage, Stored, Summary, utcnow
+from paperbot.errors import PaperbotError, StoreError
 from paperbot.ports import Repository, Summarizer
 from paperbot.summarize.article import attach_article
 
@@ -35,6 +43,10 @@ BUDGET_REASON = "budget"
 BACKLOG_REASON = "backlog"
 #: Item ids per latest-summary lookup of the refresh (well under every database's bound-parameter limit).
 LOOKUP_BATCH = 500
+#: Summaries per write transaction, at most.
+WRITE_BATCH = 100
+#: Seconds a made summary waits for others to share its write transaction (LLM summaries come a few a second).
+WRITE_WAIT = 0.25
 
 
 @dataclass(slots=True)
@@ -52,6 +64,8 @@ class SummarizeReport:
     tokens_out: int = 0
     cost_usd: float = 0.0
     budget_exhausted: bool = False
+    #: Items whose summary the database did not store (they stay pending for the next pass).
+    unsaved: int = 0
     backend: str = ""
     model: str = ""
     summaries: list[Summary] = field(default_factory=list)
@@ -78,6 +92,8 @@ class SummarizeReport:
             text += f" 토큰 입력 {self.tokens_in:,}개, 출력 {self.tokens_out:,}개, 비용 ${self.cost_usd:.4f}."
         if self.budget_exhausted:
             text += " 오늘 LLM 예산을 모두 써서 나머지는 오프라인 요약으로 만들었습니다."
+        if self.unsaved:
+            text += f" {self.unsaved}건은 데이터베이스에 저장하지 못해 다음 실행에서 다시 요약합니다."
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,6 +109,7 @@ class SummarizeReport:
             "tokens_out": self.tokens_out,
             "cost_usd": round(self.cost_usd, 6),
             "budget_exhausted": self.budget_exhausted,
+            "unsaved": self.unsaved,
             "offline_mode": self.offline_mode,
             "backend": self.backend,
             "model": self.model,
@@ -166,6 +183,88 @@ async def _stale_items(
     return stale
 
 
+class _BatchWriter:
+    """Stores the summaries the workers hand in, ``size`` per transaction or what ``wait`` seconds brought.
+
+    ``put`` returns at once unless the batch is full: then the worker that filled it writes it (and so slows down
+    while the database is slow). One batch is written at a time. ``close`` writes what is left and waits for the
+    writes under way; ``abandon`` (the run failed or was cancelled) writes nothing more.
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        stored: Callable[[int, Summary, Stored[Summary] | StoreError], None],
+        *,
+        size: int = WRITE_BATCH,
+        wait: float = WRITE_WAIT,
+    ) -> None:
+        self._repository = repository
+        self._stored = stored
+        self._size = max(1, size)
+        self._wait = wait
+        self._batch: list[tuple[int, Summary]] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        self._one_at_a_time = asyncio.Lock()
+
+    async def put(self, index: int, summary: Summary) -> None:
+        self._batch.append((index, summary))
+        if len(self._batch) >= self._size:
+            await self._write()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._write_later())
+            self._writes.add(self._timer)
+            self._timer.add_done_callback(self._writes.discard)
+
+    async def close(self) -> None:
+        await self._write()
+        for result in await asyncio.gather(*self._writes, return_exceptions=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+    def abandon(self) -> None:
+        """Write nothing more: what is not written yet is lost, and its items are pending again next pass."""
+        self._batch = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _write_later(self) -> None:
+        await asyncio.sleep(self._wait)
+        self._timer = None  # from here on this write must not be cancelled
+        await self._write()
+
+    async def _write(self) -> None:
+        batch, self._batch = self._batch, []
+        if self._timer is not None:
+            self._timer.cancel()  # still waiting (a timer that started writing has cleared ``_timer``)
+            self._timer = None
+        if not batch:
+            return
+        async with self._one_at_a_time:
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[int, Summary]]) -> None:
+        summaries = [summary for _, summary in batch]
+        try:
+            results: list[Stored[Summary] | StoreError] = list(await self._repository.add_summaries(summaries))
+        except StoreError as exc:
+            if len(batch) == 1:
+                results = [exc]
+            else:
+                log.warning("a batch of %d summaries was refused; storing them one at a time: %s", len(batch), exc)
+                results = [await self._one(summary) for summary in summaries]
+        for (index, summary), result in zip(batch, results, strict=True):
+            self._stored(index, summary, result)
+
+    async def _one(self, summary: Summary) -> Stored[Summary] | StoreError:
+        try:
+            return (await self._repository.add_summaries([summary]))[0]
+        except StoreError as exc:
+            return exc
+
+
 @dataclass(slots=True)
 class _Run:
     """One ``summarize_pending`` run: the work list, the shared report, and what each worker does per item."""
@@ -180,6 +279,7 @@ class _Run:
     results: list[Summary | None] = field(default_factory=list)
     next_index: int = 0
     done: int = 0
+    first_store_error: StoreError | None = None
 
     async def over_budget(self) -> bool:
         if self.budget is None or self.summarizer.backend == "offline":
@@ -218,38 +318,59 @@ class _Run:
         self.report.tokens_out += summary.tokens_out
         self.report.cost_usd += summary.cost_usd
 
-    async def one(self, index: int, item: Item) -> None:
+    async def one(self, index: int, item: Item, writer: _BatchWriter) -> None:
         item_id = item.id
         if item_id is None:
             raise PaperbotError("items_without_summary returned an item without an id")
-        input_hash, prompt_version, model = self.summarizer.cache_key(item)
-        cached = await self.repository.find_summary(item_id, input_hash, prompt_version, model)
-        if cached is not None:
-            self.report.from_cache += 1
-            self.results[index] = cached
+        try:
+            input_hash, prompt_version, model = self.summarizer.cache_key(item)
+            cached = await self.repository.find_summary(item_id, input_hash, prompt_version, model)
+            if cached is not None:
+                self.report.from_cache += 1
+                self.results[index] = cached
+                self.finished()
+                return
+            summary = _with_item_id(await self.make(item), item_id)
+            await self.record(summary, item_id)
+        except StoreError as exc:
+            self.unsaved(item_id, exc)
+            self.finished()
             return
-        summary = _with_item_id(await self.make(item), item_id)
-        await self.record(summary, item_id)
-        stored = await self.repository.add_summary(summary)
-        if stored.created:
+        await writer.put(index, summary)
+
+    def stored(self, index: int, summary: Summary, result: Stored[Summary] | StoreError) -> None:
+        """What the batch writer reports for the summary of ``work[index]``."""
+        if isinstance(result, StoreError):
+            self.unsaved(summary.item_id, result)
+        elif result.created:
             if summary.fallback_reason is not None and summary.fallback_reason != BACKLOG_REASON:
                 self.report.fallbacks[_reason_kind(summary.fallback_reason)] += 1
             if summary.backend == "offline":
                 self.report.offline += 1
             else:
                 self.report.llm += 1
+            self.results[index] = result.value
         else:
             self.report.from_cache += 1  # another worker stored the same key first: theirs wins
-        self.results[index] = stored.value
+            self.results[index] = result.value
+        self.finished()
 
-    async def worker(self) -> None:
+    def unsaved(self, item_id: int, exc: StoreError) -> None:
+        self.report.unsaved += 1
+        if self.first_store_error is None:
+            self.first_store_error = exc
+            log.warning("summary not stored; the item stays pending: %s", exc, extra={"item_id": item_id})
+
+    def finished(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, len(self.work))
+
+    async def worker(self, writer: _BatchWriter) -> None:
         while self.next_index < len(self.work):
             index = self.next_index
             self.next_index += 1
-            await self.one(index, self.work[index])
-            self.done += 1
-            if self.progress is not None:
-                self.progress(self.done, len(self.work))
+            await self.one(index, self.work[index], writer)
 
 
 async def summarize_pending(
@@ -267,7 +388,8 @@ async def summarize_pending(
 
     With ``day_from`` also the stale summaries of that window (see the module docstring). ``daily_budget_usd``
     defaults to the summariser's own (from settings); ``today`` gives the budget's day (default: the UTC date).
-    ``progress`` is called after each item with (items done, items in this run), for a progress bar.
+    ``progress`` is called after each item with (items done, items in this run), for a progress bar: once its
+    summary is stored (or refused), so the last call comes after the last write.
     """
     items = await with_articles(repository, await repository.items_without_summary(day_from=day_from, limit=limit))
     stale: list[Item] = []
@@ -293,9 +415,17 @@ async def summarize_pending(
         # it). Load it here, in a worker thread, not on the event loop inside the first write's transaction.
         await asyncio.to_thread(korean.load)
     # A fixed pool of workers, each taking the next item: never more than ``concurrency`` items (their database
-    # lookups and writes, their model call) in flight, however many are pending.
-    await asyncio.gather(*(run.worker() for _ in range(min(max(1, concurrency), len(work)))))
+    # lookups, their model call) in flight, however many are pending, and one batch of their summaries being written.
+    writer = _BatchWriter(repository, run.stored)
+    try:
+        await asyncio.gather(*(run.worker(writer) for _ in range(min(max(1, concurrency), len(work)))))
+    except BaseException:
+        writer.abandon()
+        raise
+    await writer.close()
     report = run.report
+    if report.unsaved:
+        log.warning("%d summaries were not stored; their items stay pending: %s", report.unsaved, run.first_store_error)
     report.summaries = [summary for summary in run.results if summary is not None]
     log.info("summarize done", extra=report.as_dict())
     return report

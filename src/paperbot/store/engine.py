@@ -22,6 +22,10 @@ from paperbot.errors import ConfigError
 READ_ONLY = "paperbot_read_only"
 #: How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: How long a transaction may hold this process's SQLite writer turn (``SqlBase._writer_turn``) before the writers
+#: queued behind it give up (seconds): six busy timeouts. A transaction takes milliseconds, a few seconds on a machine
+#: so loaded that writers of other processes wait out the busy timeout; one that holds the turn a minute is hung.
+SQLITE_WRITER_TURN_DEADLINE_S = 6 * SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 def json_loads(text: str | bytes) -> Any:

@@ -167,16 +167,28 @@ class InMemoryRepository:
     # --- summaries --------------------------------------------------------------------------------------------
 
     async def add_summary(self, summary: Summary) -> Stored[Summary]:
-        key = (summary.item_id, summary.input_hash, summary.prompt_version, summary.model)
-        existing = self._summary_keys.get(key)
-        if existing is not None:
-            return Stored(self._summaries[existing], created=False)
-        summary_id = next(self._ids)
-        stored = replace(summary, id=summary_id, created_at=summary.created_at or utcnow())
-        self._summaries[summary_id] = stored
-        self._summary_keys[key] = summary_id
-        self._reindex(summary.item_id)
-        return Stored(stored, created=True)
+        return (await self.add_summaries([summary]))[0]
+
+    async def add_summaries(self, summaries: Sequence[Summary]) -> list[Stored[Summary]]:
+        # All or nothing, as the SQL transaction: a summary of an unknown item is refused as its foreign key is.
+        missing = sorted({summary.item_id for summary in summaries} - self._items.keys())
+        if missing:
+            raise StoreError(f"database error: no item {missing[0]} for its summary")
+        results: list[Stored[Summary]] = []
+        now = utcnow()
+        for summary in summaries:
+            key = (summary.item_id, summary.input_hash, summary.prompt_version, summary.model)
+            existing = self._summary_keys.get(key)
+            if existing is not None:
+                results.append(Stored(self._summaries[existing], created=False))
+                continue
+            summary_id = next(self._ids)
+            stored = replace(summary, id=summary_id, created_at=summary.created_at or now)
+            self._summaries[summary_id] = stored
+            self._summary_keys[key] = summary_id
+            self._reindex(summary.item_id)
+            results.append(Stored(stored, created=True))
+        return results
 
     async def find_summary(self, item_id: int, input_hash: str, prompt_version: str, model: str) -> Summary | None:
         summary_id = self._summary_keys.get((item_id, input_hash, prompt_version, model))
