@@ -14,7 +14,8 @@ from paperbot.store import migrate
 from paperbot.store.engine import create_engine
 from paperbot.store.sql import SqlRepository
 from tests.conftest import PostgresServer
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper
+from tests.factories import DAY, paper
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.fake_api import running_fake_discord
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

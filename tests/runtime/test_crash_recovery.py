@@ -22,8 +22,8 @@ from sqlalchemy import text
 from paperbot.domain import utcnow
 from paperbot.store.engine import create_engine
 from paperbot.store.sql import SqlRepository
+from tests.factories import DAY, paper
 from tests.platforms.discord.conftest import CHANNEL as DISCORD_CHANNEL
-from tests.platforms.discord.conftest import DAY, paper
 from tests.platforms.discord.fake_api import running_fake_discord
 from tests.platforms.slack.fake_api import BOT_TOKEN, running_fake_slack
 

@@ -24,7 +24,7 @@ from paperbot.store import migrate
 from paperbot.store.engine import create_engine
 from paperbot.store.sql import SqlRepository
 from tests.conftest import PostgresServer
-from tests.platforms.discord.conftest import paper
+from tests.factories import paper
 from tests.platforms.slack.conftest import SIGNING_SECRET
 from tests.platforms.slack.fake_api import BOT_TOKEN, FakeSlack, running_fake_slack
 

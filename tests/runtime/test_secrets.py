@@ -12,7 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from paperbot.store import migrate
-from tests.platforms.discord.conftest import CHANNEL, DAY
+from tests.factories import DAY
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.fake_api import running_fake_discord
 from tests.platforms.slack.fake_api import running_fake_slack
 from tests.runtime.test_crash_recovery import ROOT, _seed

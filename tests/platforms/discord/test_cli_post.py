@@ -10,7 +10,8 @@ from click.testing import CliRunner, Result
 from paperbot.cli import cli
 from paperbot.store.engine import create_engine
 from paperbot.store.sql import SqlRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper
+from tests.factories import DAY, paper
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.fake_api import FakeDiscord
 
 

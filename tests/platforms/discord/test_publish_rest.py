@@ -13,12 +13,13 @@ from paperbot.platforms.discord import DiscordChunkSender, digest_chunks
 from paperbot.platforms.discord.api import make_client
 from paperbot.service.publish import publish_chunks
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, publish_once, store_papers
+from tests.factories import DAY, paper, seed
+from tests.platforms.discord.conftest import CHANNEL, publish_once
 from tests.platforms.discord.fake_api import Failure, FakeDiscord
 
 
 async def daily_digest(repository: InMemoryRepository, count: int, **paper_args: object) -> Digest:
-    items = await store_papers(repository, [paper(n, **paper_args) for n in range(count)])  # type: ignore[arg-type]
+    items = await seed(repository, [paper(n, **paper_args) for n in range(count)])  # type: ignore[arg-type]
     summaries = await repository.latest_summaries([i.id for i in items if i.id is not None])
     return build_daily(DAY, items, summaries=summaries, target=f"discord:{CHANNEL}")
 

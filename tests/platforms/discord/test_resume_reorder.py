@@ -12,7 +12,8 @@ from paperbot.service.commands import CommandContext
 from paperbot.service.digest import build_digest
 from paperbot.service.publish import publish_digest
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.factories import DAY, paper, seed
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.dpy_internals import feed, reaction, settle
 from tests.platforms.discord.fake_api import FakeDiscord
 
@@ -41,7 +42,7 @@ async def _digest(repository: InMemoryRepository) -> Digest:
 
 async def test_a_resumed_digest_posts_each_paper_once_under_its_own_id_after_a_reorder(fake: FakeDiscord) -> None:
     repository = InMemoryRepository()
-    a, b, c = await store_papers(repository, [paper(1, upvotes=30), paper(2, upvotes=20), paper(3, upvotes=10)])
+    a, b, c = await seed(repository, [paper(1, upvotes=30), paper(2, upvotes=20), paper(3, upvotes=10)])
     assert a.id is not None and b.id is not None and c.id is not None
     first = await _digest(repository)
     assert [e.item.id for e in first.entries] == [a.id, b.id, c.id]

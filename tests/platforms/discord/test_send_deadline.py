@@ -12,7 +12,8 @@ from paperbot.platforms.discord import DiscordChunkSender
 from paperbot.service.digest import build_digest
 from paperbot.service.publish import publish_digest
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.factories import DAY, paper, seed
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.fake_api import FakeDiscord
 
 TARGET = Target("discord", CHANNEL)
@@ -20,7 +21,7 @@ MESSAGES = f"/channels/{CHANNEL}/messages"
 
 
 async def _digest(repository: InMemoryRepository) -> Digest:
-    await store_papers(repository, [paper(1)])
+    await seed(repository, [paper(1)])
     return await build_digest(repository, day=DAY, target=str(TARGET))
 
 

@@ -17,7 +17,8 @@ from paperbot.platforms.discord.bot import DiscordPlatform
 from paperbot.platforms.discord.invite import REQUIRED_PERMISSIONS
 from paperbot.service.commands import ADMIN_ONLY, CommandContext
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, paper, store_papers
+from tests.factories import paper, seed
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.dpy_internals import ADMIN, CHANNEL_MANAGER, MEMBER, feed, settle, slash
 from tests.platforms.discord.fake_api import Failure, FakeDiscord
 
@@ -67,7 +68,7 @@ def test_the_command_tree_was_synced_with_korean_descriptions(bot: DiscordPlatfo
 async def test_today_defers_then_answers_in_korean(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(n, title=f"@everyone paper {n}") for n in range(12)])
+    await seed(repository, [paper(n, title=f"@everyone paper {n}") for n in range(12)])
     callback, [answer, *rest] = await run(bot, fake, "today")
     assert callback["type"] == 5  # deferred: acknowledged at once
     assert "2024-04-19" in answer["content"] and "편" in answer["content"]
@@ -86,7 +87,7 @@ async def test_today_with_nothing_collected_says_so(bot: DiscordPlatform, fake: 
 async def test_top_ranks_by_hf_upvotes_and_channel_votes(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(1, upvotes=5), paper(2, upvotes=50)])
+    await seed(repository, [paper(1, upvotes=5), paper(2, upvotes=50)])
     _, [answer] = await run(bot, fake, "top", {"period": "week"})
     assert "최근 7일" in answer["content"]
     assert [e["title"] for e in answer["embeds"]] == ["Paper number 2", "Paper number 1"]
@@ -102,7 +103,7 @@ async def test_top_with_a_bad_period_is_a_short_ephemeral_error(bot: DiscordPlat
 async def test_show_a_known_paper_and_an_unknown_one(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(7)])
+    await seed(repository, [paper(7)])
     _, [answer] = await run(bot, fake, "show", {"arxiv_id": "https://arxiv.org/abs/2404.12007v2"})
     assert answer["embeds"][0]["title"] == "Paper number 7"
     assert "첫째 요점입니다." in answer["embeds"][0]["description"]
@@ -162,7 +163,7 @@ async def test_status_shows_a_broken_subscription_privately(
 async def test_search_shows_title_day_votes_link_and_first_bullet(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(1, title="Diffusion models for speech"), paper(2, title="Graph RAG")])
+    await seed(repository, [paper(1, title="Diffusion models for speech"), paper(2, title="Graph RAG")])
     _, [answer] = await run(bot, fake, "search", {"query": "diffusion"})
     [embed] = answer["embeds"]
     assert embed["title"] == "Diffusion models for speech"
@@ -177,7 +178,7 @@ async def test_search_shows_title_day_votes_link_and_first_bullet(
 async def test_search_autocompletes_titles(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(n, title=f"Diffusion study {n}") for n in range(30)])
+    await seed(repository, [paper(n, title=f"Diffusion study {n}") for n in range(30)])
     before = len(fake.requests)
     feed(
         bot, "INTERACTION_CREATE", slash("search", {"query": "diffusion"}, channel_id=int(CHANNEL), interaction_type=4)
@@ -193,7 +194,7 @@ async def test_search_autocompletes_titles(
 async def test_the_answer_edits_the_deferred_response_and_long_ones_follow_up(
     bot: DiscordPlatform, fake: FakeDiscord, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(n) for n in range(12)])
+    await seed(repository, [paper(n) for n in range(12)])
     _, shown = await run(bot, fake, "today")
     assert [m["via"] for m in shown] == ["edit-original", "followup"]  # 10 papers, 5 per message
     assert not any(m["flags"] & EPHEMERAL for m in shown)

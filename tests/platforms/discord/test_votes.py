@@ -17,7 +17,8 @@ from paperbot.service.commands import CommandContext
 from paperbot.service.publish import PublishResult, publish_chunks
 from paperbot.service.votes import ReconcileResult
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.discord.conftest import CHANNEL, DAY, paper, store_papers
+from tests.factories import DAY, paper, seed
+from tests.platforms.discord.conftest import CHANNEL
 from tests.platforms.discord.dpy_internals import GUILD_ID, feed, guild, reaction, settle
 from tests.platforms.discord.fake_api import BOT_ID, FakeDiscord
 
@@ -46,7 +47,7 @@ async def bot(fake: FakeDiscord, repository: InMemoryRepository) -> AsyncIterato
 
 
 async def post_digest(repository: InMemoryRepository, bot: DiscordPlatform, count: int = 2) -> PublishResult:
-    items = await store_papers(repository, [paper(n) for n in range(count)])
+    items = await seed(repository, [paper(n) for n in range(count)])
     digest = build_daily(DAY, items, target=f"discord:{CHANNEL}")
     return await publish_chunks(
         repository, DiscordChunkSender(bot), target=f"discord:{CHANNEL}", kind=DigestKind.DAILY, day=DAY,

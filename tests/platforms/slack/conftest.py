@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,14 +12,14 @@ import stamina
 from paperbot.config import Settings
 from paperbot.digest.build import build_daily
 from paperbot.digest.ranking import RankingPolicy
-from paperbot.domain import Digest, Item, ItemKind, Summary, Target
+from paperbot.domain import Digest, Target
 from paperbot.platforms.slack import ChannelPacer, SlackChunkSender
 from paperbot.platforms.slack.api import PLATFORM
 from paperbot.service.publish import PublishResult, publish_digest
 from paperbot.store.memory import InMemoryRepository
+from tests.factories import DAY, paper, seed
 from tests.platforms.slack.fake_api import BOT_TOKEN, FakeSlack, running_fake_slack
 
-DAY = date(2024, 4, 19)
 CHANNEL = "C0PAPERS01"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 
@@ -68,34 +68,8 @@ def pacer(clock: VirtualClock) -> ChannelPacer:
     return ChannelPacer(clock=clock, sleep=clock.sleep)
 
 
-def paper(n: int, *, title: str | None = None, day: date = DAY) -> Item:
-    return Item(
-        source="hf_daily",
-        external_id=f"2404.{12000 + n}",
-        kind=ItemKind.PAPER,
-        title=title or f"Paper number {n}",
-        url=f"https://arxiv.org/abs/2404.{12000 + n}",
-        day=day,
-        authors=("Kim Minsu", "Lee Jiwoo"),
-        abstract="We study things.",
-        upvotes=100 - n,
-        upvotes_captured_at=datetime(2024, 4, 20, tzinfo=UTC),
-    )
-
-
-async def store_papers(repository: InMemoryRepository, items: list[Item]) -> list[Item]:
-    stored = [(await repository.add_item(item)).value for item in items]
-    for item in stored:
-        assert item.id is not None
-        await repository.add_summary(
-            Summary(item_id=item.id, bullets=("첫째 요점입니다.", "둘째 요점입니다."), backend="offline",
-                    model="offline", prompt_version="v1", input_hash=f"h{item.id}")
-        )  # fmt: skip
-    return stored
-
-
 async def daily_digest(repository: InMemoryRepository, count: int, *, title: str | None = None) -> Digest:
-    items = await store_papers(repository, [paper(n, title=title) for n in range(count)])
+    items = await seed(repository, [paper(n, title=title) for n in range(count)])
     summaries = await repository.latest_summaries([i.id for i in items if i.id is not None])
     policy = RankingPolicy(top_n=None)  # every paper, however many
     return build_daily(DAY, items, summaries=summaries, policy=policy, target=f"slack:{CHANNEL}")

@@ -10,7 +10,8 @@ from click.testing import CliRunner, Result
 from paperbot.cli import cli
 from paperbot.store.engine import create_engine
 from paperbot.store.sql import SqlRepository
-from tests.platforms.slack.conftest import CHANNEL, DAY, paper
+from tests.factories import DAY, paper
+from tests.platforms.slack.conftest import CHANNEL
 from tests.platforms.slack.fake_api import BOT_TOKEN, FakeSlack
 
 

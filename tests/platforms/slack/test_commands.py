@@ -12,7 +12,8 @@ from paperbot.domain import ChannelFilters, DigestKind, Item, ItemKind, Subscrip
 from paperbot.platforms.slack import commands as slack_commands
 from paperbot.service.commands import CommandError
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import ADMIN, ALLOWED, CHANNEL, MEMBER, paper, store_papers
+from tests.factories import paper, seed
+from tests.platforms.slack.conftest import ADMIN, ALLOWED, CHANNEL, MEMBER
 from tests.platforms.slack.fake_api import FakeSlack
 from tests.platforms.slack.signed import command_request
 
@@ -40,7 +41,7 @@ async def test_empty_unknown_and_help_show_the_help_ephemerally(platform: Any, f
 
 
 async def test_today_lists_the_channel_digest(platform: Any, fake: FakeSlack, repository: InMemoryRepository) -> None:
-    await store_papers(repository, [paper(n) for n in range(3)])
+    await seed(repository, [paper(n) for n in range(3)])
     answer = await run_command(platform, fake, "today")
     assert answer["response_type"] == "in_channel"
     assert "2024-04-19" in answer["text"] and "Paper number 0" in shown(answer)
@@ -48,7 +49,7 @@ async def test_today_lists_the_channel_digest(platform: Any, fake: FakeSlack, re
 
 
 async def test_top_week_and_bad_period(platform: Any, fake: FakeSlack, repository: InMemoryRepository) -> None:
-    await store_papers(repository, [paper(n) for n in range(2)])
+    await seed(repository, [paper(n) for n in range(2)])
     answer = await run_command(platform, fake, "top week")
     assert answer["response_type"] == "in_channel" and "최근 7일" in answer["text"]
     assert shown(answer).index("Paper number 0") < shown(answer).index("Paper number 1")
@@ -57,7 +58,7 @@ async def test_top_week_and_bad_period(platform: Any, fake: FakeSlack, repositor
 
 
 async def test_show_known_paper_and_bad_id(platform: Any, fake: FakeSlack, repository: InMemoryRepository) -> None:
-    await store_papers(repository, [paper(1)])
+    await seed(repository, [paper(1)])
     answer = await run_command(platform, fake, "show https://arxiv.org/abs/2404.12001v2")
     assert "2404.12001" in answer["text"] and "https://arxiv.org/abs/2404.12001" in shown(answer)
     bad = await run_command(platform, fake, "show not-an-id")
@@ -67,7 +68,7 @@ async def test_show_known_paper_and_bad_id(platform: Any, fake: FakeSlack, repos
 
 
 async def test_search_with_limit(platform: Any, fake: FakeSlack, repository: InMemoryRepository) -> None:
-    await store_papers(repository, [paper(n, title=f"Diffusion transformer {n}") for n in range(5)])
+    await seed(repository, [paper(n, title=f"Diffusion transformer {n}") for n in range(5)])
     answer = await run_command(platform, fake, "search diffusion --limit 2")
     assert "검색 결과 2건" in answer["text"]
     empty = await run_command(platform, fake, "search")
@@ -77,7 +78,7 @@ async def test_search_with_limit(platform: Any, fake: FakeSlack, repository: InM
 async def test_search_text_arrives_with_entities_and_is_unescaped(
     platform: Any, fake: FakeSlack, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(1, title="Q&A agents")])
+    await seed(repository, [paper(1, title="Q&A agents")])
     answer = await run_command(platform, fake, "search Q&amp;A")
     assert "Q&amp;A agents" in shown(answer)  # found, and shown escaped again
 
@@ -205,7 +206,7 @@ async def test_socket_mode_requests_need_no_signature_but_http_ones_do(platform:
 async def test_hostile_titles_in_answers_are_escaped(
     platform: Any, fake: FakeSlack, repository: InMemoryRepository
 ) -> None:
-    await store_papers(repository, [paper(1, title="<!channel> <@U0BOSS> *now* <https://evil.example|x>")])
+    await seed(repository, [paper(1, title="<!channel> <@U0BOSS> *now* <https://evil.example|x>")])
     answer = await run_command(platform, fake, "today")
     raw = shown(answer)
     assert "<!channel>" not in raw and "<@U0BOSS>" not in raw and "<https://evil.example" not in raw
@@ -229,7 +230,7 @@ async def test_a_refused_answer_is_logged_and_followed_by_a_short_plain_text_one
     platform: Any, fake: FakeSlack, repository: InMemoryRepository, caplog: pytest.LogCaptureFixture
 ) -> None:
     """bolt's ``respond`` returns the response URL's answer and never raises: a 400 used to vanish silently."""
-    await store_papers(repository, [paper(n) for n in range(3)])
+    await seed(repository, [paper(n) for n in range(3)])
     fake.respond_failures.append((400, "invalid_blocks"))
     with caplog.at_level(logging.WARNING, logger="paperbot.platforms.slack.app"):
         response = await platform.app.async_dispatch(command_request("today", response_url=fake.response_url()))

@@ -6,7 +6,8 @@ from paperbot.config import Settings
 from paperbot.domain import RunStatus
 from paperbot.platforms.slack import ChannelPacer
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import CHANNEL, DAY, daily_digest, publish_once
+from tests.factories import DAY
+from tests.platforms.slack.conftest import CHANNEL, daily_digest, publish_once
 from tests.platforms.slack.fake_api import Failure, FakeSlack
 
 

@@ -19,7 +19,8 @@ from paperbot.platforms.slack import EVENT_TYPE, ChannelPacer, SlackChunkSender,
 from paperbot.platforms.slack.api import call_with_retry, make_web_client
 from paperbot.service.publish import Delivery, delivery_key, publish_chunks
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import CHANNEL, DAY, VirtualClock, daily_digest, publish_once
+from tests.factories import DAY
+from tests.platforms.slack.conftest import CHANNEL, VirtualClock, daily_digest, publish_once
 from tests.platforms.slack.fake_api import BOT_TOKEN, BOT_USER, Failure, FakeSlack
 
 

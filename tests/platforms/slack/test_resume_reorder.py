@@ -15,7 +15,8 @@ from paperbot.platforms.slack import ChannelPacer, SlackChunkSender
 from paperbot.service.digest import build_digest
 from paperbot.service.publish import publish_digest
 from paperbot.store.memory import InMemoryRepository
-from tests.platforms.slack.conftest import CHANNEL, DAY, paper, store_papers
+from tests.factories import DAY, paper, seed
+from tests.platforms.slack.conftest import CHANNEL
 from tests.platforms.slack.fake_api import Failure, FakeMessage, FakeSlack
 from tests.platforms.slack.signed import event_request, reaction_body
 
@@ -30,7 +31,7 @@ async def test_a_resumed_digest_posts_each_paper_once_under_its_own_id_after_a_r
     platform: Any, fake: FakeSlack, repository: InMemoryRepository, settings: Settings, pacer: ChannelPacer
 ) -> None:
     papers = [replace(paper(n), upvotes=upvotes) for n, upvotes in ((1, 30), (2, 20), (3, 10))]
-    a, b, c = await store_papers(repository, papers)
+    a, b, c = await seed(repository, papers)
     assert a.id is not None and b.id is not None and c.id is not None
     first = await build_digest(repository, day=DAY, target=str(TARGET))
     assert [e.item.id for e in first.entries] == [a.id, b.id, c.id]
