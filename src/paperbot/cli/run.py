@@ -99,6 +99,9 @@ _RUN_MODULES = (
     "paperbot.service.search",
     "paperbot.web.app",
     "paperbot.web.server",
+    # APScheduler finds its executor and job store by entry point when the scheduler starts: on the loop.
+    "apscheduler.executors.asyncio",
+    "apscheduler.jobstores.memory",
 )
 
 
@@ -107,6 +110,7 @@ def prepare_before_loop(settings: Settings) -> None:
     (for search or for the summaries' endings). Kiwi holds the GIL while it loads (2-7 s), so loading it in a
     worker thread stalls the loop as much: the platforms' heartbeats, Slack's 3-second acknowledgements, /healthz.
     """
+    import gc
     import importlib
 
     from paperbot import korean
@@ -114,8 +118,12 @@ def prepare_before_loop(settings: Settings) -> None:
     platforms = ["paperbot.platforms.slack.api"] if settings.slack_bot_token is not None else []
     if settings.slack_bot_token is not None and (settings.slack_app_token or settings.slack_http_port is not None):
         platforms.append("paperbot.platforms.slack.runner")  # slack-bolt: only when the Slack app runs
+    if settings.slack_bot_token is not None and settings.slack_app_token:
+        platforms.append("slack_bolt.adapter.socket_mode.async_handler")  # imported when Socket Mode connects
     if settings.discord_token is not None:
         platforms += ["paperbot.platforms.discord.api", "paperbot.platforms.discord.bot", "paperbot.cli.discord"]
+    if settings.article_fetch:
+        platforms.append("trafilatura")  # the first extraction would import it (~1 s) in a thread, holding the GIL
     for name in (*_RUN_MODULES, *platforms):
         importlib.import_module(name)
     korean.configure(search_analyzer=settings.search_analyzer)
@@ -123,6 +131,11 @@ def prepare_before_loop(settings: Settings) -> None:
         korean.load()
     if settings.summary_endings == "kiwi" and settings.llm_provider != "offline":
         korean.kiwi()
+    # What was just imported is most of what the process holds for good (~100,000 objects). A full collection walks
+    # it in 60-130 ms on a busy 2-core machine (bench/bench_loop.py: the web server's collect-and-freeze was the
+    # longest stall of a cold start); collected and frozen here, later collections on the loop skip it.
+    gc.collect()
+    gc.freeze()
 
 
 def _print_console(digest: Digest) -> None:
